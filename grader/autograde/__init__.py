@@ -1,0 +1,74 @@
+"""Grade a course batch into nbgrader: gradebook, ``autograded/`` and feedback.
+
+Phase 1 grades submissions in parallel in sandboxed workers (``batch``). Phase 2 is the
+single collector: nbgrader's own Autograde converter, with our ``ApplyGraderResults``
+instead of its in-kernel execution, writes ``autograded/`` and the gradebook; then the
+hidden scores go in per ``grade_id`` and nbgrader generates the feedback HTML.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..course import Course, check_assignment
+
+
+def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: str = "auto",
+         force: bool = False, feedback: bool = True, course: Course | None = None,
+         progress: bool = True) -> int:
+    from ..report.table import render
+    from .batch import find_tasks, grade_all
+    from .collector import record_hidden_scores
+    from .nbgrader_api import autograde_config, make_api
+
+    check_assignment(assignment)
+    course = course or Course.from_env()
+    tasks = find_tasks(course, assignment, [student] if student else None)
+    if not tasks:
+        where = course.root / "submitted"
+        print(f"no submissions of {assignment} under {where}"
+              + (f" for student {student}" if student else ""), file=sys.stderr)
+        return 2
+    results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force, course=course,
+                        progress=progress)
+
+    api = make_api(course.root, autograde_config(course.results_dir(assignment)))
+    _ensure_assignment(api, assignment)
+    rows, failed = [], 0
+    for task in tasks:
+        result = results.get(task.student)
+        if result is None:
+            failed += 1
+            rows.append((task.student, "-", "-", "grader error"))
+            continue
+        outcome = api.autograde(assignment, task.student, force=True, create=True)
+        if not outcome.get("success"):
+            failed += 1
+            rows.append((task.student, result.score, result.max_score, "nbgrader autograde failed"))
+            print(outcome.get("error") or outcome.get("log", ""), file=sys.stderr)
+            continue
+        record_hidden_scores(api.coursedir.db_url, api.coursedir.course_id, task.student, result)
+        if feedback:
+            fb = api.generate_feedback(assignment, task.student, force=True)
+            if not fb.get("success"):
+                print(fb.get("error") or fb.get("log", ""), file=sys.stderr)
+        rows.append((task.student, result.score, result.max_score, f"{result.percent:.1f}%"))
+    print(render(("student", "score", "max", "percent"), rows))
+    return 1 if failed else 0
+
+
+def _ensure_assignment(api, assignment: str) -> None:
+    """nbgrader needs the source's cells in the gradebook (as after generate_assignment)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(api.coursedir.db_url, course_id=api.coursedir.course_id) as gb:
+        try:
+            gb.find_assignment(assignment)
+            known = True
+        except MissingEntry:
+            known = False
+    if not known:
+        outcome = api.generate_assignment(assignment, force=True, create=True)
+        if not outcome.get("success"):
+            raise SystemExit(f"could not register {assignment} in the gradebook:\n{outcome.get('log')}")
+

@@ -1,0 +1,80 @@
+"""Grade every submission of an assignment in parallel, resuming after an interruption.
+
+Each submission gets its own worker; results are saved per student as JSON the moment
+they are ready, so a rerun only grades what is missing or changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..course import Course
+from ..grade.results import GradeResult
+from ..grade.runner import grade_notebook
+
+
+@dataclass
+class Task:
+    student: str
+    notebook: Path
+    result_path: Path
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.notebook.read_bytes()).hexdigest()
+
+    def is_done(self) -> bool:
+        if not self.result_path.exists():
+            return False
+        try:
+            old = GradeResult.load(self.result_path)
+        except Exception:
+            return False
+        return old.extra.get("submission_sha256") == self.digest()
+
+
+def find_tasks(course: Course, assignment: str, students: Iterable[str] | None = None) -> list[Task]:
+    root = course.root / "submitted"
+    wanted = set(students) if students else None
+    tasks = []
+    for nb in sorted(root.glob(f"*/{assignment}/{assignment}.ipynb")):
+        student = nb.parent.parent.name
+        if wanted is None or student in wanted:
+            tasks.append(Task(student, nb, course.results_dir(assignment) / f"{student}.json"))
+    return tasks
+
+
+def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
+              force: bool = False, course: Course | None = None, progress: bool = True,
+              ) -> dict[str, GradeResult]:
+    todo = [t for t in tasks if force or not t.is_done()]
+    done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
+
+    def one(task: Task) -> GradeResult:
+        digest = task.digest()
+        result = grade_notebook(task.notebook, assignment, device=device, course=course)
+        result.extra["submission_sha256"] = digest
+        result.extra["student"] = task.student
+        result.save(task.result_path)
+        return result
+
+    failures = 0
+    bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(one, t): t for t in todo}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                done[task.student] = fut.result()
+            except Exception as exc:
+                failures += 1
+                tqdm.write(f"grader error for {task.student}: {type(exc).__name__}: {exc}")
+            bar.update(1)
+            bar.set_postfix(failures=failures)
+    bar.close()
+    return done

@@ -1,0 +1,27 @@
+"""How hidden-test results appear under a student's answer cell (feedback-safe)."""
+
+from __future__ import annotations
+
+import html
+
+from ..grade.results import TestResult
+
+
+def hidden_summary_text(tests: list[TestResult]) -> str:
+    lines = ["Hidden tests:"]
+    for t in tests:
+        mark = "PASS" if t.passed else ("PART" if t.score > 0 else "FAIL")
+        lines.append(f"  [{mark}] {t.name} ({t.score:g}/{t.max_score:g}): {t.output}")
+    return "\n".join(lines)
+
+
+def hidden_summary_html(tests: list[TestResult]) -> str:
+    rows = []
+    for t in tests:
+        color = "#2e7d32" if t.passed else ("#f9a825" if t.score > 0 else "#c62828")
+        rows.append(
+            f"<tr><td style='color:{color};font-weight:bold'>{t.score:g}/{t.max_score:g}</td>"
+            f"<td>{html.escape(t.name)}</td><td>{html.escape(t.output)}</td></tr>")
+    return ("<div class='grader-hidden-tests'><b>Hidden tests</b>"
+            "<table><tr><th>points</th><th>test</th><th>result</th></tr>"
+            + "".join(rows) + "</table></div>")

@@ -1,0 +1,193 @@
+"""Grade one notebook: restore it, run it in a worker, run public and hidden tests.
+
+Everything the student's code produces reaches this process as data; every fault becomes
+a ``TestResult`` with a message, and grading always reaches the last test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import torch
+
+from .. import config
+from ..course import Course
+from ..hidden import tests_for
+from ..hidden.framework import Fail, HiddenTest, seed_for
+from ..notebooks import cells as nbcells
+from ..notebooks.restore import restore
+from ..notebooks.solutions import load_reference_module
+from ..sandbox.client import StudentError, WorkerFault, WorkerTimeout
+from .results import CellRun, GradeResult, TestResult
+from .session import Session, StudentNamespace
+
+
+@dataclass
+class Context:
+    """What a hidden test sees: the student's code (by proxy) and the reference."""
+
+    session: Session
+    student: StudentNamespace
+    ref: Any
+    solutions: dict[str, str]
+    profile: config.Profile
+    test: HiddenTest
+    seed: int
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        return self.profile.device
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed + offset)
+
+    def source(self, grade_id: str | None = None) -> str:
+        return self.solutions.get(grade_id or self.test.grade_id, "")
+
+
+def _student_message(grade_id: str, exc: StudentError) -> str:
+    if exc.type == "NotImplementedError":
+        return f"{grade_id} is not implemented yet (it raised NotImplementedError)"
+    if exc.type == "LookupError" and "not defined" in exc.message:
+        return exc.message
+    return f"{grade_id} raised {exc.type}: {exc.message}"[:600]
+
+
+def _run_one(name: str, grade_id: str, points: float, kind: str, body, *,
+             cell_errors: dict[str, str]) -> TestResult:
+    start = time.perf_counter()
+    extra: dict[str, Any] = {}
+    try:
+        body()
+        score, output = points, "passed"
+    except Fail as f:
+        score, output = round(points * f.fraction, 4), f.message
+    except AssertionError as exc:  # public tests fail with their own assert messages
+        score, output = 0.0, str(exc) or "an assertion in the public test failed"
+    except StudentError as exc:
+        score, output = 0.0, _student_message(grade_id, exc)
+        if exc.type == "LookupError" and grade_id in cell_errors:
+            output += f" (its cell raised {cell_errors[grade_id]})"
+    except WorkerTimeout as exc:
+        score, output = 0.0, f"the code {exc} (an endless loop, or too slow); it was stopped"
+    except WorkerFault as exc:
+        score, output = 0.0, f"could not be checked: {exc}"
+    except Exception as exc:
+        score, output = 0.0, (f"could not be checked: the answer led to {type(exc).__name__} "
+                              "(often a value of an unexpected type or shape)")
+        extra["grader_traceback"] = traceback.format_exc(limit=4)[-2000:]
+    seconds = time.perf_counter() - start
+    return TestResult(name=name, grade_id=grade_id, score=score, max_score=points,
+                      output=output, kind=kind, seconds=seconds, extra=extra)
+
+
+def _all_zero(result: GradeResult, source_nb, tests: list[HiddenTest], why: str) -> GradeResult:
+    for cell in source_nb.cells:
+        if nbcells.is_public_test(cell):
+            result.tests.append(TestResult(f"public: {nbcells.grade_id(cell)}",
+                                           nbcells.grade_id(cell) or "", 0.0,
+                                           nbcells.points(cell), why, kind="public"))
+    for t in tests:
+        result.tests.append(TestResult(t.name, t.grade_id, 0.0, t.points, why, kind=t.kind))
+    result.notes.append(why)
+    return result
+
+
+def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
+    """The notebook, or a student-facing reason why it cannot be graded."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return None, f"the submission {path.name} cannot be read ({exc.strerror})"
+    if size > config.SUBMISSION_MAX_BYTES:
+        return None, (f"the submission {path.name} is {size / 1e6:.1f} MB, over the "
+                      f"{config.SUBMISSION_MAX_BYTES / 1e6:.0f} MB limit (clear large outputs)")
+    try:
+        return nbformat.read(str(path), as_version=4), None
+    except Exception as exc:
+        return None, f"the submission {path.name} is not a valid notebook ({type(exc).__name__})"
+
+
+def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
+                   course: Course | None = None, profile: config.Profile | None = None,
+                   cuda_slot: str | None = None, memory_fraction: float | None = None,
+                   ) -> GradeResult:
+    course = course or Course.from_env()
+    path = Path(path)
+    profile = profile or config.resolve_profile(device)
+    started = time.perf_counter()
+    source_path = course.source_notebook(assignment)
+    source_nb = nbformat.read(str(source_path), as_version=4)
+    ref = load_reference_module(str(source_path))
+    tests = tests_for(assignment)
+    result = GradeResult(assignment=assignment, notebook=path.name, profile=profile.name,
+                         device=profile.device)
+
+    submission, problem = read_submission(path)
+    if submission is None:
+        result.execution_time = time.perf_counter() - started
+        return _all_zero(result, source_nb, tests, problem or "not gradable")
+
+    restored = restore(submission, source_nb)
+    result.notes.extend(restored.notes)
+    limits = config.limits_for(profile, cuda_slot=cuda_slot, memory_fraction=memory_fraction)
+    session = Session([c.source for c in restored.cells], limits)
+    cell_errors: dict[str, str] = {}
+    try:
+        try:
+            session.start()
+        except WorkerFault as exc:
+            result.notes.append(f"the notebook could not be run: {exc}")
+        for i in sorted(session.bad_cells):
+            cell = restored.cells[i]
+            where = f"cell {cell.index}" if cell.index >= 0 else "an instructor cell"
+            result.notes.append(f"{where} ({cell.grade_id or 'unnamed'}) was skipped: "
+                                f"{session.bad_cells[i]['error']['message']}")
+        for cell, run in zip(restored.cells, session.first_run or [], strict=False):
+            err = run.get("error") or {}
+            error = f"{err.get('type')}: {err.get('message', '')}"[:500] if err else ""
+            result.cells.append(CellRun(cell.index, cell.grade_id, cell.origin, bool(run["ok"]),
+                                        error, run.get("stdout", ""), run.get("stderr", ""),
+                                        float(run.get("seconds", 0.0))))
+            if err and cell.grade_id:
+                cell_errors[cell.grade_id] = error
+
+        names = [nbcells.grade_id(c) for c in source_nb.cells if nbcells.is_code_solution(c)]
+        public_ns = StudentNamespace(session, names, sync=True).as_dict()
+        for cell in source_nb.cells:
+            if not nbcells.is_public_test(cell):
+                continue
+            gid = nbcells.grade_id(cell) or ""
+            target = gid.removeprefix("test_")
+
+            def body(src=cell.source, gid=gid):
+                with contextlib.redirect_stdout(io.StringIO()), \
+                        contextlib.redirect_stderr(io.StringIO()):
+                    exec(compile(src, f"<public test {gid}>", "exec"),
+                         {"__name__": "public_test", **public_ns})
+
+            result.tests.append(_run_one(f"public: {gid}", gid, nbcells.points(cell), "public",
+                                         body, cell_errors=cell_errors | (
+                                             {gid: cell_errors[target]} if target in cell_errors else {})))
+
+        for test in tests:
+            seed = seed_for(test.name, config.HIDDEN_SEED_BASE)
+            ctx = Context(session, StudentNamespace(session, names, seed=seed), ref,
+                          restored.solutions, profile, test, seed)
+            if test.timeout_s is not None:
+                ctx.student = StudentNamespace(session, names, seed=seed, timeout=test.timeout_s)
+            result.tests.append(_run_one(test.name, test.grade_id, test.points, test.kind,
+                                         lambda t=test, c=ctx: t.fn(c), cell_errors=cell_errors))
+    finally:
+        session.close()
+    result.extra["worker_starts"] = session.starts
+    result.execution_time = time.perf_counter() - started
+    return result

@@ -1,0 +1,135 @@
+"""A worker for one submission that comes back after a fault.
+
+A timeout or a crash kills the worker; the next test gets a fresh one that re-runs the
+notebook's cells, so one endless loop costs one test, not the whole notebook.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..sandbox.client import (
+    RemoteObject,
+    StudentError,
+    Worker,
+    WorkerDied,
+    WorkerFault,
+    WorkerTimeout,
+)
+from ..sandbox.limits import Limits
+
+
+class Session:
+    def __init__(self, sources: list[str], limits: Limits, *, max_restarts: int = 3,
+                 startup_timeout_s: float = 180.0) -> None:
+        self.sources = sources
+        self.limits = limits
+        self.max_restarts = max_restarts
+        self.startup_timeout_s = startup_timeout_s
+        self.cell_timeout_s = 120.0
+        self.worker: Worker | None = None
+        self.starts = 0
+        self.first_run: list[dict] | None = None
+        self.bad_cells: dict[int, dict] = {}
+        self.defined: set[str] = set()
+        self.started_s = 0.0
+
+    def start(self) -> None:
+        """Start a worker and run the notebook's cells, one request per cell.
+
+        A cell that kills the worker or runs past the notebook's time is remembered and
+        skipped from then on, so the student's other answers can still be graded.
+        """
+        while True:
+            if self.starts > self.max_restarts:
+                raise WorkerDied("the worker failed too often; the remaining tests were not run")
+            self.close()
+            self.starts += 1
+            t0 = time.perf_counter()
+            self.worker = Worker(self.limits)
+            self.worker.start()
+            runs: list[dict] = []
+            try:
+                self.worker.ping(timeout=self.startup_timeout_s)
+                deadline = time.monotonic() + self.limits.notebook_timeout_s
+                for i, source in enumerate(self.sources):
+                    if i in self.bad_cells:
+                        runs.append(self.bad_cells[i])
+                        continue
+                    remaining = min(max(1.0, deadline - time.monotonic()), self.cell_timeout_s)
+                    try:
+                        runs.extend(self.worker.exec_cells([source], timeout=remaining))
+                    except WorkerFault as exc:
+                        kind = "TimeoutError" if isinstance(exc, WorkerTimeout) else "WorkerDied"
+                        self.bad_cells[i] = {"ok": False, "stdout": "", "stderr": "", "seconds": 0.0,
+                                             "error": {"type": kind, "message": str(exc)}}
+                        raise
+            except WorkerFault:
+                self.started_s += time.perf_counter() - t0
+                continue
+            self.started_s += time.perf_counter() - t0
+            if self.first_run is None:
+                self.first_run = runs
+            return
+
+    def ensure(self) -> Worker:
+        if self.worker is None or not self.worker.alive:
+            self.start()
+        assert self.worker is not None
+        return self.worker
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+    def call(self, name: str, args: tuple, kwargs: dict, **options: Any) -> Any:
+        return self.ensure().call({"name": name}, args, kwargs, **options)
+
+    def function(self, name: str, **options: Any) -> StudentFunction:
+        return StudentFunction(self, name, options)
+
+    def describe(self, obj: RemoteObject) -> dict:
+        return self.ensure().describe(obj)
+
+    def builtin(self, name: str, *args: Any, **options: Any) -> Any:
+        return self.ensure().builtin(name, *args, **options)
+
+    def put(self, value: Any) -> RemoteObject:
+        return self.ensure().put(value)
+
+
+class StudentFunction:
+    """A student's function or class by name, callable from trusted code."""
+
+    def __init__(self, session: Session, name: str, options: dict | None = None) -> None:
+        self._session, self.__name__ = session, name
+        self._options = dict(options or {})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.call(self.__name__, args, kwargs, **self._options)
+
+    def options(self, **options: Any) -> StudentFunction:
+        return StudentFunction(self._session, self.__name__, {**self._options, **options})
+
+    def __repr__(self) -> str:
+        return f"<student {self.__name__}>"
+
+
+class StudentNamespace:
+    """``ctx.student.some_function`` -> a proxy with the test's default options."""
+
+    def __init__(self, session: Session, names: list[str], **options: Any) -> None:
+        self._session, self._names, self._options = session, set(names), options
+
+    def __getattr__(self, name: str) -> StudentFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return StudentFunction(self._session, name, self._options)
+
+    def as_dict(self) -> dict[str, StudentFunction]:
+        return {n: StudentFunction(self._session, n, self._options) for n in self._names}
+
+
+__all__ = ["Session", "StudentError", "StudentFunction", "StudentNamespace"]

@@ -1,0 +1,147 @@
+"""How hidden tests are written: a decorator, a context, and checks with student-safe messages.
+
+A hidden test is a function ``(ctx) -> None`` registered with ``@registry.test(...)``. It
+calls the student's code through ``ctx.student`` (proxies into the worker) and the
+reference through ``ctx.ref``; it fails by raising ``Fail`` (optionally with partial
+credit). Messages say what went wrong in the student's terms, never the hidden inputs or
+the expected values.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..sandbox.wire import Unsupported
+
+
+class Fail(Exception):
+    """The student's answer is wrong; ``fraction`` of the points are still earned."""
+
+    def __init__(self, message: str, fraction: float = 0.0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fraction = max(0.0, min(1.0, fraction))
+
+
+@dataclass(frozen=True)
+class HiddenTest:
+    name: str
+    grade_id: str
+    points: float
+    fn: Callable[[Any], None]
+    kind: str = "hidden"          # "hidden" (behaviour) or "static" (source rules)
+    timeout_s: float | None = None
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.tests: list[HiddenTest] = []
+
+    def test(self, grade_id: str, points: float, name: str, *, kind: str = "hidden",
+             timeout_s: float | None = None) -> Callable:
+        def register(fn: Callable) -> Callable:
+            self.tests.append(HiddenTest(name, grade_id, points, fn, kind, timeout_s))
+            return fn
+
+        return register
+
+
+def seed_for(name: str, base: int = 20261126) -> int:
+    """A stable seed per test, so that grading twice gives the same inputs."""
+    return (zlib.crc32(name.encode()) ^ base) & 0x7FFFFFFF
+
+
+# ---------------------------------------------------------------------- checks
+
+
+def describe_value(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, Unsupported):
+        return f"an object of type {value.type_name}"
+    if type(value).__name__ == "RemoteObject":
+        return f"an object of type {value._type_name}"
+    return f"a {type(value).__name__}"
+
+
+def as_tensor(value: Any, what: str) -> torch.Tensor:
+    """Accept a tensor (or NumPy array where the spec allows); anything else fails."""
+    if isinstance(value, torch.Tensor):
+        return value
+    raise Fail(f"{what} should be a torch tensor, but it is {describe_value(value)}")
+
+
+def check_shape(value: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
+    if tuple(value.shape) != tuple(shape):
+        raise Fail(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}")
+
+
+def check_finite(value: torch.Tensor, what: str) -> None:
+    if value.is_floating_point() and not torch.isfinite(value).all():
+        raise Fail(f"{what} contains NaN or infinite values")
+
+
+def check_close(actual: Any, expected: torch.Tensor, what: str, *, atol: float = 1e-5,
+                rtol: float = 1e-4, dtype: torch.dtype | None = None,
+                fraction_if_close: float = 0.0, loose: float | None = None) -> None:
+    """Compare a student's tensor with the reference, explaining without revealing values."""
+    actual = as_tensor(actual, what)
+    check_shape(actual, tuple(expected.shape), what)
+    if dtype is not None and actual.dtype != dtype:
+        raise Fail(f"{what} has dtype {actual.dtype}, expected {dtype}")
+    check_finite(actual, what)
+    a = actual.detach().to(torch.float64)
+    e = expected.detach().to(torch.float64)
+    bad = ~torch.isclose(a, e, rtol=rtol, atol=atol)
+    if bool(bad.any()):
+        n_bad, n = int(bad.sum()), bad.numel()
+        err = float((a - e).abs().max())
+        msg = f"{what} is wrong in {n_bad} of {n} entries (largest error {err:.3g})"
+        if loose is not None and torch.allclose(a, e, rtol=loose, atol=loose):
+            raise Fail(msg + "; close, so check precision or the order of operations",
+                       fraction_if_close)
+        raise Fail(msg)
+
+
+def check_scalar(actual: Any, expected: float, what: str, *, tol: float = 1e-5) -> float:
+    if isinstance(actual, torch.Tensor):
+        if actual.numel() != 1:
+            raise Fail(f"{what} should be a single number, but it has shape {tuple(actual.shape)}")
+        actual = actual.item()
+    if isinstance(actual, (np.generic,)):
+        actual = actual.item()
+    if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+        raise Fail(f"{what} should be a number, but it is {describe_value(actual)}")
+    if not math.isfinite(actual):
+        raise Fail(f"{what} is NaN or infinite")
+    if abs(actual - expected) > tol * max(1.0, abs(expected)):
+        raise Fail(f"{what} is off by {abs(actual - expected):.3g}")
+    return float(actual)
+
+
+def check_type(value: Any, types: tuple[type, ...], what: str) -> None:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        names = " or ".join(t.__name__ for t in types)
+        raise Fail(f"{what} should be a {names}, but it is {describe_value(value)}")
+
+
+def unpack(value: Any, n: int, what: str) -> tuple:
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        raise Fail(f"{what} should return a tuple of {n} values, but returned {describe_value(value)}"
+                   + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""))
+    return tuple(value)
+
+
+def score_fraction(passed: int, total: int, message: str) -> None:
+    """Fail with partial credit proportional to the sub-cases that passed."""
+    if passed < total:
+        raise Fail(message.format(passed=passed, total=total), passed / total)

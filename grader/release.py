@@ -1,0 +1,27 @@
+"""Regenerate ``release/`` (the student versions) with nbgrader's generate_assignment."""
+
+from __future__ import annotations
+
+import sys
+
+from . import PROBLEM_SETS
+from .course import Course, check_assignment
+
+
+def main(*, assignments: list[str] | None = None, course: Course | None = None) -> int:
+    from .autograde.nbgrader_api import make_api
+
+    course = course or Course.from_env()
+    names = [check_assignment(a) for a in assignments] if assignments else [
+        a for a in PROBLEM_SETS if course.source_notebook(a).exists()]
+    api = make_api(course.root)
+    status = 0
+    for name in names:
+        outcome = api.generate_assignment(name, force=True, create=True)
+        if outcome.get("success"):
+            print(f"released {name} -> {course.release_notebook(name).relative_to(course.root)}")
+        else:
+            status = 1
+            print(f"generate_assignment {name} failed:\n{outcome.get('error') or outcome.get('log')}",
+                  file=sys.stderr)
+    return status

@@ -1,0 +1,1 @@
+"""Ways to present a grading result: Gradescope JSON, JUnit XML, terminal tables."""

@@ -1,0 +1,352 @@
+"""The trusted side of the boundary: start a worker, send requests, decode answers.
+
+Everything that comes back is decoded by ``wire.Decoder`` into plain tensors, arrays and
+Python data, so a student's object can never run code in this process. Objects that are
+not data stay in the worker and are represented here by ``RemoteObject`` proxies.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import wire
+from .limits import Limits, worker_env
+
+HERE = Path(__file__).resolve().parent
+COURSE_ROOT = HERE.parent.parent
+
+
+class WorkerFault(Exception):
+    """The worker could not answer: the message is meant for the student."""
+
+
+class WorkerTimeout(WorkerFault):
+    pass
+
+
+class WorkerDied(WorkerFault):
+    pass
+
+
+class ProtocolViolation(WorkerFault):
+    pass
+
+
+class StudentError(Exception):
+    """The student's own code raised inside the worker.
+
+    For built-in exception types the instance is also of that type (``ValueError`` ...),
+    so trusted code can write ``except ValueError`` as if the call were local.
+    """
+
+    def __init__(self, type: str, message: str = "", traceback: str = "") -> None:
+        super().__init__(f"{type}: {message}" if message else type)
+        self.type, self.message, self.traceback = type, message, traceback
+
+
+_BUILTIN_ERRORS = {name: obj for name, obj in vars(builtins).items()
+                   if isinstance(obj, type) and issubclass(obj, Exception)
+                   and name not in ("StopIteration", "StopAsyncIteration", "GeneratorExit")}
+_ERROR_CLASSES: dict[str, type] = {}
+
+
+def student_error(type_name: str, message: str = "", tb: str = "") -> StudentError:
+    base = _BUILTIN_ERRORS.get(type_name)
+    if base is None:
+        return StudentError(type_name, message, tb)
+    cls = _ERROR_CLASSES.get(type_name)
+    if cls is None:
+        cls = _ERROR_CLASSES[type_name] = type(f"Student{type_name}", (StudentError, base), {})
+    return cls(type_name, message, tb)
+
+
+class Worker:
+    """One sandboxed worker process for one submission (never shared between students)."""
+
+    def __init__(self, limits: Limits | None = None, python: str | None = None) -> None:
+        self.limits = limits or Limits()
+        self.python = python or sys.executable
+        self.proc: subprocess.Popen | None = None
+        self.workdir: str | None = None
+        self._callbacks: dict[int, Any] = {}
+        self._next_cb = 1
+        self._sync_targets: dict[str, Any] = {}
+        self.log_path: Path | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.workdir = tempfile.mkdtemp(prefix="grader-worker-")
+        for name in ("wire.py", "worker.py"):
+            shutil.copy2(HERE / name, Path(self.workdir) / name)
+        to_worker_r, to_worker_w = os.pipe()
+        from_worker_r, from_worker_w = os.pipe()
+        self.log_path = Path(self.workdir) / "worker.log"
+        log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
+        cmd = [*self.limits.wrapper, self.python, "-I", "worker.py",
+               str(to_worker_r), str(from_worker_w)]
+        try:
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.workdir, env=worker_env(self.limits, self.workdir, str(COURSE_ROOT)),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(to_worker_r, from_worker_w), start_new_session=True,
+                preexec_fn=self.limits.preexec,
+            )
+        finally:
+            log.close()
+            os.close(to_worker_r)
+            os.close(from_worker_w)
+        self._w, self._r = to_worker_w, from_worker_r
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                self.proc.wait(timeout=10)
+
+    def close(self) -> None:
+        self.kill()
+        for fd in (getattr(self, "_w", None), getattr(self, "_r", None)):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._w = self._r = None
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def __enter__(self) -> Worker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode(errors="replace") if self.log_path else ""
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------------ requests
+    def request(self, header: dict, tensors: dict | None = None, timeout: float | None = None,
+                ) -> tuple[dict, Any]:
+        """Send one request and wait for its answer, serving callbacks meanwhile."""
+        if not self.alive:
+            raise WorkerDied(self._death_message())
+        timeout = self.limits.call_timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        try:
+            wire.write_frame(self._w, wire.pack(header, tensors))
+        except (BrokenPipeError, OSError):
+            raise WorkerDied(self._death_message()) from None
+        while True:
+            reply, blob = self._read(deadline, timeout)
+            kind = reply.get("kind")
+            if kind == "callback":
+                self._serve_callback(reply, blob)
+                continue
+            dec = self.decoder(blob)
+            value = dec.decode(reply.get("value"))
+            if "sync" in reply:
+                reply["_sync"] = dec.decode(reply["sync"])
+            return reply, value
+
+    def _read(self, deadline: float, timeout: float) -> tuple[dict, dict]:
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([self._r], [], [], max(0.0, remaining))
+        if not ready:
+            self.kill()
+            raise WorkerTimeout(f"did not finish within {timeout:g} s")
+        try:
+            return wire.read_frame(self._r, self.limits.max_result_bytes)
+        except EOFError:
+            raise WorkerDied(self._death_message()) from None
+        except wire.WireError as exc:
+            self.kill()
+            raise ProtocolViolation(f"the worker sent malformed data ({exc})") from None
+
+    def _death_message(self) -> str:
+        code = None
+        if self.proc is not None:
+            with contextlib.suppress(Exception):
+                code = self.proc.wait(timeout=5)
+        if code is None:
+            return "the worker stopped answering"
+        if code < 0:
+            sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+            hint = " (often: out of memory or a resource limit)" if sig in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""
+            return f"the worker process was killed by {sig}{hint}"
+        return f"the worker process exited with status {code} (for example through os._exit or sys.exit)"
+
+    # ------------------------------------------------------------------ values
+    def decoder(self, blob: dict) -> wire.Decoder:
+        return wire.Decoder(blob, on_handle=lambda hid, tname: RemoteObject(self, hid, tname))
+
+    def encode(self, values: Any) -> tuple[Any, dict]:
+        enc = wire.Encoder(on_other=self._encode_other)
+        return enc.encode(values), enc.tensors
+
+    def _encode_other(self, value: Any) -> dict:
+        if isinstance(value, RemoteObject):
+            if value._worker is not self:
+                raise wire.WireError("a remote object from another worker")
+            return {"$handle": value._hid}
+        if callable(value):
+            cid = self._next_cb
+            self._next_cb += 1
+            self._callbacks[cid] = value
+            return {"$callback": cid}
+        raise wire.WireError(f"cannot send a value of type {type(value).__name__} to the worker")
+
+    def _serve_callback(self, reply: dict, blob: dict) -> None:
+        dec = self.decoder(blob)
+        self._sync_back(dec.decode(reply.get("sync", {"$dict": []})))
+        fn = self._callbacks.get(int(reply.get("id", -1)))
+        try:
+            if fn is None:
+                raise LookupError("unknown callback")
+            args = dec.decode(reply.get("args", []))
+            kwargs = dec.decode(reply.get("kwargs", {"$dict": []}))
+            result = fn(*args, **kwargs)
+            header, tensors = {"kind": "callback_result"}, None
+            header["value"], tensors = self.encode(result)
+        except Exception as exc:
+            header, tensors = {"kind": "callback_error", "value": f"{type(exc).__name__}: {exc}"}, None
+        wire.write_frame(self._w, wire.pack(header, tensors))
+
+    def _sync_back(self, values: Any) -> None:
+        """Mirror in-place changes the student made to tensor arguments (Python semantics)."""
+        if not isinstance(values, dict):
+            return
+        for key, new in values.items():
+            old = self._sync_targets.get(key)
+            if isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) \
+                    and old.shape == new.shape and old.dtype == new.dtype:
+                with torch.no_grad():
+                    old.copy_(new)
+
+    # ------------------------------------------------------------------ operations
+    def ping(self, timeout: float = 120.0) -> dict:
+        return self.request({"op": "ping"}, timeout=timeout)[1]
+
+    def exec_cells(self, sources: list[str], timeout: float | None = None) -> list[dict]:
+        timeout = self.limits.notebook_timeout_s if timeout is None else timeout
+        return self.request({"op": "exec", "cells": [{"source": s} for s in sources]},
+                            timeout=timeout)[1]
+
+    def call(self, target: dict, args: tuple = (), kwargs: dict | None = None, *,
+             seed: int | None = None, grad: bool | None = None, as_handle: bool = False,
+             sync: bool = False, timeout: float | None = None) -> Any:
+        """Call a function in the worker; raise StudentError if the student's code raised."""
+        enc_args, tensors = self.encode([list(args), dict(kwargs or {})])
+        header = {"op": "call", "target": target, "args": enc_args[0], "kwargs": enc_args[1],
+                  "seed": seed, "grad": grad, "as_handle": as_handle, "sync": sync}
+        self._sync_targets = {f"a{i}": a for i, a in enumerate(args)}
+        self._sync_targets.update({f"k:{k}": v for k, v in (kwargs or {}).items()})
+        try:
+            reply, value = self.request(header, tensors, timeout=timeout)
+        finally:
+            targets, self._sync_targets = self._sync_targets, {}
+        if reply.get("kind") == "raised":
+            err = reply.get("error") or {}
+            raise student_error(str(err.get("type", "Exception")), str(err.get("message", "")),
+                                str(err.get("traceback", "")))
+        if reply.get("kind") == "error":
+            err = reply.get("error") or {}
+            raise student_error(str(err.get("type", "Error")), str(err.get("message", "")))
+        if sync:
+            self._sync_targets = targets
+            try:
+                self._sync_back(reply.get("_sync"))
+            finally:
+                self._sync_targets = {}
+        return value
+
+    def function(self, name: str, **options: Any) -> RemoteFunction:
+        return RemoteFunction(self, {"name": name}, name, options)
+
+    def put(self, value: Any) -> RemoteObject:
+        enc, tensors = self.encode(value)
+        return self.request({"op": "put", "value": enc}, tensors)[1]
+
+    def describe(self, obj: RemoteObject) -> dict:
+        return self.request({"op": "describe", "handle": obj._hid})[1]
+
+    def builtin(self, name: str, *args: Any, **options: Any) -> Any:
+        return self.call({"builtin": name}, args, **options)
+
+
+class RemoteFunction:
+    """A student function or class, called across the boundary."""
+
+    def __init__(self, worker: Worker, target: dict, name: str, options: dict | None = None) -> None:
+        self._worker, self._target, self.__name__ = worker, target, name
+        self._options = dict(options or {})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._worker.call(self._target, args, kwargs, **self._options)
+
+    def with_options(self, **options: Any) -> RemoteFunction:
+        return RemoteFunction(self._worker, self._target, self.__name__, {**self._options, **options})
+
+    def __repr__(self) -> str:
+        return f"<student function {self.__name__}>"
+
+
+class RemoteObject:
+    """An object that lives in the worker (a model, a dataset, a loader...)."""
+
+    def __init__(self, worker: Worker, hid: int, type_name: str = "") -> None:
+        object.__setattr__(self, "_worker", worker)
+        object.__setattr__(self, "_hid", hid)
+        object.__setattr__(self, "_type_name", type_name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        reply, value = self._worker.request({"op": "getattr", "handle": self._hid, "name": name})
+        if reply.get("kind") != "ok":
+            err = reply.get("error") or {}
+            raise AttributeError(f"{self._type_name} has no attribute {name!r} ({err.get('message', '')})")
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise TypeError("objects from the worker are read-only here")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._worker.call({"handle": self._hid}, args, kwargs)
+
+    def __len__(self) -> int:
+        try:
+            return self._worker.builtin("len", self)
+        except StudentError as exc:  # list() probes len() first and expects TypeError
+            if exc.type == "TypeError":
+                raise TypeError(exc.message) from None
+            raise
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._worker.call({"handle": self._hid, "attr": "__getitem__"}, (key,))
+
+    def __iter__(self):
+        return iter(self._worker.builtin("list", self))
+
+    def __repr__(self) -> str:
+        return f"<remote {self._type_name} #{self._hid}>"

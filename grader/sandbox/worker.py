@@ -1,0 +1,333 @@
+"""The sandboxed worker: runs a student's notebook code and answers calls with data.
+
+Started by the trusted client as ``python -I worker.py RFD WFD`` in a private temporary
+directory that holds only this file and ``wire.py``. It never sees hidden tests,
+reference solutions or held-out data; it only receives requests and returns values.
+
+Requests (JSON header + tensors): ``exec`` (notebook cells), ``call``, ``getattr``,
+``describe``, ``put``, ``release``, ``ping``. Objects that are not data stay here and
+travel as handles. While a call runs, the worker may send ``callback`` frames and wait
+for their answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import sys
+import time
+import traceback
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire
+
+OUTPUT_CAP = 20_000
+
+
+class _CappedIO(io.StringIO):
+    """Captures a cell's prints, keeping at most OUTPUT_CAP characters."""
+
+    def write(self, s: str) -> int:
+        room = OUTPUT_CAP - self.tell()
+        if room > 0:
+            super().write(s[:room])
+        return len(s)
+
+
+class Worker:
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
+        self.handles: dict[int, Any] = {}
+        self.next_handle = 1
+        self.sync_tensors: dict[str, Any] = {}
+        self.shell = None
+        self.ns: dict[str, Any] = {"__name__": "__main__"}
+        try:
+            from IPython.core.interactiveshell import InteractiveShell
+
+            self.shell = InteractiveShell.instance()
+            self.shell.user_ns.update(self.ns)
+            self.ns = self.shell.user_ns
+        except Exception as exc:  # plain exec still runs ordinary Python cells
+            print(f"IPython unavailable ({exc!r}); magics will not work", file=sys.stderr)
+            self.shell = None
+
+    # ------------------------------------------------------------------ encoding
+    def keep(self, value: Any) -> wire.Handle:
+        hid = self.next_handle
+        self.next_handle += 1
+        self.handles[hid] = value
+        return wire.Handle(hid, _type_name(value))
+
+    def encoder(self, as_handle: bool = False) -> wire.Encoder:
+        return wire.Encoder(on_other=lambda v: {"$handle": self.keep(v).hid, "type": _type_name(v)})
+
+    def send(self, header: dict, value: Any = None, *, as_handle: bool = False,
+             extra: dict | None = None) -> None:
+        enc = self.encoder()
+        if as_handle and value is not None:
+            h = self.keep(value)
+            header["value"] = {"$handle": h.hid, "type": h.type_name}
+        else:
+            try:
+                header["value"] = enc.encode(value)
+            except wire.WireError as exc:
+                header = {"kind": "error", "error": _error_dict(exc, "the return value")}
+                enc = wire.Encoder()
+        for key, val in (extra or {}).items():
+            header[key] = enc.encode(val)
+        wire.write_frame(self.wfd, wire.pack(header, enc.tensors))
+
+    def decoder(self, tensors: dict) -> wire.Decoder:
+        return wire.Decoder(tensors, on_handle=lambda hid, _t: self.handles[hid],
+                            on_callback=self.make_callback)
+
+    # ------------------------------------------------------------------ callbacks
+    def make_callback(self, cid: int):
+        def remote(*args: Any, **kwargs: Any) -> Any:
+            enc = self.encoder()
+            header = {"kind": "callback", "id": cid,
+                      "args": enc.encode(list(args)), "kwargs": enc.encode(dict(kwargs)),
+                      "sync": enc.encode(self._sync_values())}
+            wire.write_frame(self.wfd, wire.pack(header, enc.tensors))
+            reply, tensors = wire.read_frame(self.rfd)
+            value = self.decoder(tensors).decode(reply.get("value"))
+            if reply.get("kind") == "callback_error":
+                raise RuntimeError(str(value))
+            return value
+
+        return remote
+
+    def _sync_values(self) -> dict:
+        return {key: t for key, t in self.sync_tensors.items()}
+
+    # ------------------------------------------------------------------ requests
+    def serve(self) -> None:
+        while True:
+            try:
+                req, tensors = wire.read_frame(self.rfd)
+            except EOFError:
+                return
+            op = req.get("op")
+            try:
+                handler = getattr(self, f"op_{op}")
+            except AttributeError:
+                self.send({"kind": "error", "error": {"type": "ProtocolError",
+                                                     "message": f"unknown op {op!r}"}})
+                continue
+            try:
+                handler(req, tensors)
+            except BaseException as exc:
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)) and op != "call":
+                    raise
+                self.send({"kind": "error", "error": _error_dict(exc, op)})
+
+    def op_ping(self, req: dict, tensors: dict) -> None:
+        self.send({"kind": "ok"}, {"pid": os.getpid(), "shell": self.shell is not None})
+
+    def op_exec(self, req: dict, tensors: dict) -> None:
+        """Run notebook cells in order, recording each cell's outcome; never stop early."""
+        results = []
+        for cell in req["cells"]:
+            results.append(self.run_cell(str(cell["source"])))
+        self.send({"kind": "ok"}, results)
+
+    def run_cell(self, source: str) -> dict:
+        out, err = _CappedIO(), _CappedIO()
+        start = time.perf_counter()
+        error = None
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                if self.shell is not None:
+                    result = self.shell.run_cell(source, store_history=False, silent=True)
+                    exc = result.error_before_exec or result.error_in_exec
+                    if exc is not None:
+                        error = _error_dict(exc, "cell")
+                else:
+                    exec(compile(source, "<cell>", "exec"), self.ns)
+            except BaseException as exc:
+                error = _error_dict(exc, "cell")
+        return {"ok": error is None, "error": error, "stdout": out.getvalue(),
+                "stderr": err.getvalue(), "seconds": round(time.perf_counter() - start, 4)}
+
+    def _target(self, spec: dict) -> Any:
+        if "name" in spec:
+            name = str(spec["name"])
+            if name not in self.ns:
+                raise LookupError(f"{name} is not defined in the notebook")
+            obj = self.ns[name]
+        elif "builtin" in spec:
+            obj = BUILTINS[str(spec["builtin"])]
+        else:
+            obj = self.handles[int(spec["handle"])]
+        if "attr" in spec:
+            obj = getattr(obj, str(spec["attr"]))
+        return obj
+
+    def op_call(self, req: dict, tensors: dict) -> None:
+        dec = self.decoder(tensors)
+        args = dec.decode(req.get("args", []))
+        kwargs = dec.decode(req.get("kwargs", {"$dict": []}))
+        self.sync_tensors = {}
+        for i, a in enumerate(args):
+            if _is_tensor(a):
+                self.sync_tensors[f"a{i}"] = a
+        for k, a in kwargs.items():
+            if _is_tensor(a):
+                self.sync_tensors[f"k:{k}"] = a
+        fn = self._target(req["target"])
+        _seed(req.get("seed"))
+        grad = req.get("grad")
+        import torch
+
+        ctx = torch.no_grad() if grad is False else contextlib.nullcontext()
+        out, err = _CappedIO(), _CappedIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), ctx:
+            try:
+                value = fn(*args, **kwargs)
+            except BaseException as exc:  # the student's error is data too
+                self.send({"kind": "raised", "error": _error_dict(exc, "call"),
+                           "stdout": out.getvalue(), "stderr": err.getvalue()})
+                return
+        seconds = time.perf_counter() - start
+        sync = self._sync_values() if req.get("sync") else {}
+        self.sync_tensors = {}
+        self.send({"kind": "ok", "seconds": seconds, "stdout": out.getvalue(),
+                   "stderr": err.getvalue()}, value,
+                  as_handle=bool(req.get("as_handle")), extra={"sync": sync})
+
+    def op_getattr(self, req: dict, tensors: dict) -> None:
+        obj = self.handles[int(req["handle"])]
+        self.send({"kind": "ok"}, getattr(obj, str(req["name"])),
+                  as_handle=bool(req.get("as_handle")))
+
+    def op_put(self, req: dict, tensors: dict) -> None:
+        value = self.decoder(tensors).decode(req.get("value"))
+        self.send({"kind": "ok"}, value, as_handle=True)
+
+    def op_release(self, req: dict, tensors: dict) -> None:
+        for hid in req.get("handles", []):
+            self.handles.pop(int(hid), None)
+        self.send({"kind": "ok"}, None)
+
+    def op_describe(self, req: dict, tensors: dict) -> None:
+        self.send({"kind": "ok"}, describe(self.handles[int(req["handle"])]))
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _is_tensor(value: Any) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)
+
+
+def _type_name(value: Any) -> str:
+    t = type(value)
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def _error_dict(exc: BaseException, where: str) -> dict:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    text = "".join(tb)
+    return {"type": type(exc).__name__, "message": str(exc)[:2000], "where": where,
+            "traceback": text[-8000:]}
+
+
+def _seed(seed: Any) -> None:
+    if seed is None:
+        return
+    import numpy as np
+    import torch
+
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def describe(obj: Any) -> dict:
+    """Facts about an object the trusted side cannot inspect itself (data only)."""
+    import torch
+
+    info: dict[str, Any] = {
+        "type": _type_name(obj),
+        "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__],
+        "callable": callable(obj),
+    }
+    if isinstance(obj, torch.nn.Module):
+        info["modules"] = [[name, _type_name(m)] for name, m in obj.named_modules() if name]
+        info["parameters"] = [[name, list(p.shape)] for name, p in obj.named_parameters()]
+        info["n_parameters"] = int(sum(p.numel() for p in obj.parameters()))
+        info["training"] = bool(obj.training)
+    if isinstance(obj, torch.utils.data.DataLoader):
+        info["batch_size"] = obj.batch_size
+        info["drop_last"] = bool(obj.drop_last)
+    return info
+
+
+def _same_storage(a: Any, b: Any) -> bool:
+    import torch
+
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+            and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr())
+
+
+BUILTINS = {
+    "len": len,
+    "list": lambda obj, limit=100_000: _bounded_list(obj, limit),
+    "same_storage": _same_storage,
+    "describe": describe,
+}
+
+
+def _bounded_list(obj: Any, limit: int) -> list:
+    out = []
+    for item in obj:
+        out.append(item)
+        if len(out) > limit:
+            raise OverflowError(f"more than {limit} items")
+    return out
+
+
+def _isolate() -> None:
+    """Drop paths that lead back to the course (defence in depth; the OS sandbox is the wall)."""
+    banned = os.environ.pop("GRADER_COURSE_ROOT", "")
+    if banned:
+        def leads_back(p: str) -> bool:
+            p = os.path.abspath(p or ".")
+            return p.startswith(banned) and not p.startswith(os.path.abspath(sys.prefix))
+
+        sys.path[:] = [p for p in sys.path if not leads_back(p)]
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    for name in list(sys.modules):
+        if name == "grader" or name.startswith("grader."):
+            del sys.modules[name]
+
+
+def _configure_torch() -> None:
+    """Threads and the GPU memory share this worker was given."""
+    import torch
+
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    fraction = os.environ.pop("GRADER_CUDA_MEMORY_FRACTION", "")
+    if fraction and torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(float(fraction), 0)
+
+
+def main() -> None:
+    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    _isolate()
+    _configure_torch()
+    worker = Worker(rfd, wfd)
+    worker.serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

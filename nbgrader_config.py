@@ -1,0 +1,43 @@
+"""nbgrader configuration for the course.
+
+Every path can be moved without editing this file:
+
+- ``COURSE_ID``               course id used by the exchange (default ``intro-dl``)
+- ``NBGRADER_EXCHANGE_ROOT``  where ``nbgrader release_assignment``/``submit`` exchange files
+- ``NBGRADER_DB_URL``         the gradebook (default: ``gradebook.db`` in the course root)
+
+The grader (``python -m grader``) reads the same file, so instructors configure one place.
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = os.environ.get("COURSE_ID", "intro-dl")
+c.CourseDirectory.root = HERE
+c.CourseDirectory.db_url = os.environ.get(
+    "NBGRADER_DB_URL", "sqlite:///" + os.path.join(HERE, "gradebook.db")
+)
+# Only the notebook travels with an assignment; data sets never do.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "data", "MNIST"]
+# A submitted notebook is capped so that a copy of a test set cannot ride along inside it.
+c.CourseDirectory.max_file_size = 5_000  # kilobytes, per file
+
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# PyTorch and NumPy print warnings on stderr (deprecations, CPU-only notices). nbgrader
+# scores any stderr output in a test cell as a failure; drop warning lines instead so that
+# library noise never costs a student points. Real errors are "error" outputs, not stderr.
+c.IgnorePattern.pattern = r"(Warning|warnings\.warn|UserWarning|FutureWarning|DeprecationWarning)"
+
+# The student's own long training runs are skipped by the grader (cells tagged
+# ``skip-when-grading`` and guarded by NBGRADER_EXECUTION); keep execution bounded anyway.
+c.Execute.timeout = 600
+c.Execute.interrupt_on_timeout = True
+
+c.Autograde.exclude_overwriting = {}

@@ -9,6 +9,7 @@ hidden scores go in per ``grade_id`` and nbgrader generates the feedback HTML.
 from __future__ import annotations
 
 import sys
+import warnings
 
 from ..course import Course, check_assignment
 
@@ -22,6 +23,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
     from .nbgrader_api import autograde_config, make_api
 
     check_assignment(assignment)
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its API
     course = course or Course.from_env()
     tasks = find_tasks(course, assignment, [student] if student else None)
     if not tasks:

@@ -178,14 +178,28 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                                          body, cell_errors=cell_errors | (
                                              {gid: cell_errors[target]} if target in cell_errors else {})))
 
-        for test in tests:
+        earned: dict[str, float] = {}
+        # Behaviour first: a rule about *how* an answer is computed only earns points for
+        # an answer that works (a blank cell trivially has no loops).
+        for test in sorted(tests, key=lambda t: t.kind == "static"):
+            if test.kind == "static" and earned.get(test.grade_id, 0.0) <= 0.0:
+                result.tests.append(TestResult(
+                    test.name, test.grade_id, 0.0, test.points,
+                    f"not checked yet: {test.grade_id} has to pass its other tests first",
+                    kind=test.kind))
+                continue
             seed = seed_for(test.name, config.HIDDEN_SEED_BASE)
             ctx = Context(session, StudentNamespace(session, names, seed=seed), ref,
                           restored.solutions, profile, test, seed)
             if test.timeout_s is not None:
                 ctx.student = StudentNamespace(session, names, seed=seed, timeout=test.timeout_s)
-            result.tests.append(_run_one(test.name, test.grade_id, test.points, test.kind,
-                                         lambda t=test, c=ctx: t.fn(c), cell_errors=cell_errors))
+            outcome = _run_one(test.name, test.grade_id, test.points, test.kind,
+                               lambda t=test, c=ctx: t.fn(c), cell_errors=cell_errors)
+            result.tests.append(outcome)
+            if test.kind != "static":
+                earned[test.grade_id] = earned.get(test.grade_id, 0.0) + outcome.score
+        order = {t.name: i for i, t in enumerate(tests)}
+        result.tests.sort(key=lambda t: (t.kind != "public", order.get(t.name, -1)))
     finally:
         session.close()
     result.extra["worker_starts"] = session.starts

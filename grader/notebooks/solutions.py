@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import types
 from functools import cache
 from pathlib import Path
@@ -27,9 +28,17 @@ def reference_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return chosen
 
 
-@cache
+_LOCK = threading.Lock()
+
+
 def load_reference_module(path: str) -> types.ModuleType:
     """Execute the reference cells of the notebook at ``path`` (cached per process)."""
+    with _LOCK:  # redirect_stdout is process-wide; load one notebook at a time
+        return _load(path)
+
+
+@cache
+def _load(path: str) -> types.ModuleType:
     nb = nbformat.read(path, as_version=4)
     module = types.ModuleType(f"reference_{Path(path).stem}")
     module.__file__ = path

@@ -62,7 +62,7 @@ def worker_env(limits: Limits, workdir: str, course_root: str) -> dict[str, str]
         OMP_NUM_THREADS=threads,
         MKL_NUM_THREADS=threads,
         NBGRADER_EXECUTION="autograde",
-        GRADER_COURSE_ROOT=course_root,
+        GRADER_HIDE_ROOT=course_root,
         CUBLAS_WORKSPACE_CONFIG=":4096:8",
     )
     if limits.cuda_device is not None:

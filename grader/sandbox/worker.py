@@ -297,7 +297,7 @@ def _bounded_list(obj: Any, limit: int) -> list:
 
 def _isolate() -> None:
     """Drop paths that lead back to the course (defence in depth; the OS sandbox is the wall)."""
-    banned = os.environ.pop("GRADER_COURSE_ROOT", "")
+    banned = os.environ.pop("GRADER_HIDE_ROOT", "")
     if banned:
         def leads_back(p: str) -> bool:
             p = os.path.abspath(p or ".")

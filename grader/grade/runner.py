@@ -19,7 +19,7 @@ import torch
 
 from .. import config
 from ..course import Course
-from ..hidden import tests_for
+from ..hidden import hidden_tests_for
 from ..hidden.framework import Fail, HiddenTest, seed_for
 from ..notebooks import cells as nbcells
 from ..notebooks.restore import restore
@@ -61,32 +61,49 @@ def _student_message(grade_id: str, exc: StudentError) -> str:
     return f"{grade_id} raised {exc.type}: {exc.message}"[:600]
 
 
-def _run_one(name: str, grade_id: str, points: float, kind: str, body, *,
-             cell_errors: dict[str, str]) -> TestResult:
-    start = time.perf_counter()
-    extra: dict[str, Any] = {}
-    try:
-        body()
-        score, output = points, "passed"
-    except Fail as f:
-        score, output = round(points * f.fraction, 4), f.message
-    except AssertionError as exc:  # public tests fail with their own assert messages
-        score, output = 0.0, str(exc) or "an assertion in the public test failed"
-    except StudentError as exc:
-        score, output = 0.0, _student_message(grade_id, exc)
-        if exc.type == "LookupError" and grade_id in cell_errors:
-            output += f" (its cell raised {cell_errors[grade_id]})"
-    except WorkerTimeout as exc:
-        score, output = 0.0, f"the code {exc} (an endless loop, or too slow); it was stopped"
-    except WorkerFault as exc:
-        score, output = 0.0, f"could not be checked: {exc}"
-    except Exception as exc:
-        score, output = 0.0, (f"could not be checked: the answer led to {type(exc).__name__} "
-                              "(often a value of an unexpected type or shape)")
-        extra["grader_traceback"] = traceback.format_exc(limit=4)[-2000:]
-    seconds = time.perf_counter() - start
-    return TestResult(name=name, grade_id=grade_id, score=score, max_score=points,
-                      output=output, kind=kind, seconds=seconds, extra=extra)
+@dataclass
+class TestRunner:
+    """Runs test bodies, turning every outcome into a ``TestResult``.
+
+    After a student's function hangs or kills the worker, its remaining tests are not run
+    again (each would cost a timeout and a restart); they get the same message.
+    """
+
+    cell_errors: dict[str, str] = field(default_factory=dict)
+    faulted: dict[str, str] = field(default_factory=dict)
+
+    def run(self, name: str, grade_id: str, points: float, kind: str, body, *,
+            target: str | None = None) -> TestResult:
+        target = target or grade_id
+        start = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if target in self.faulted:
+            return TestResult(name, grade_id, 0.0, points, f"not run: {self.faulted[target]}",
+                              kind=kind)
+        try:
+            body()
+            score, output = points, "passed"
+        except Fail as f:
+            score, output = round(points * f.fraction, 4), f.message
+        except AssertionError as exc:  # public tests fail with their own assert messages
+            score, output = 0.0, str(exc) or "an assertion in the public test failed"
+        except StudentError as exc:
+            score, output = 0.0, _student_message(target, exc)
+            if exc.type == "LookupError" and target in self.cell_errors:
+                output += f" (its cell raised {self.cell_errors[target]})"
+        except WorkerTimeout as exc:
+            score, output = 0.0, f"{target}: the code {exc} (an endless loop, or too slow); it was stopped"
+            self.faulted[target] = output
+        except WorkerFault as exc:
+            score, output = 0.0, f"{target} could not be checked: {exc}"
+            self.faulted[target] = output
+        except Exception as exc:  # a hidden test must never stop the notebook
+            score, output = 0.0, (f"could not be checked: the answer led to {type(exc).__name__} "
+                                  "(often a value of an unexpected type or shape)")
+            extra["grader_traceback"] = traceback.format_exc(limit=4)[-2000:]
+        seconds = time.perf_counter() - start
+        return TestResult(name=name, grade_id=grade_id, score=score, max_score=points,
+                          output=output, kind=kind, seconds=seconds, extra=extra)
 
 
 def _all_zero(result: GradeResult, source_nb, tests: list[HiddenTest], why: str) -> GradeResult:
@@ -127,7 +144,7 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
     source_path = course.source_notebook(assignment)
     source_nb = nbformat.read(str(source_path), as_version=4)
     ref = load_reference_module(str(source_path))
-    tests = tests_for(assignment)
+    tests = hidden_tests_for(assignment)
     result = GradeResult(assignment=assignment, notebook=path.name, profile=profile.name,
                          device=profile.device)
 
@@ -140,7 +157,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
     result.notes.extend(restored.notes)
     limits = config.limits_for(profile, cuda_slot=cuda_slot, memory_fraction=memory_fraction)
     session = Session([c.source for c in restored.cells], limits)
-    cell_errors: dict[str, str] = {}
+    runner = TestRunner()
+    cell_errors = runner.cell_errors
     try:
         try:
             session.start()
@@ -174,9 +192,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                     exec(compile(src, f"<public test {gid}>", "exec"),
                          {"__name__": "public_test", **public_ns})
 
-            result.tests.append(_run_one(f"public: {gid}", gid, nbcells.points(cell), "public",
-                                         body, cell_errors=cell_errors | (
-                                             {gid: cell_errors[target]} if target in cell_errors else {})))
+            result.tests.append(runner.run(f"public: {gid}", gid, nbcells.points(cell), "public",
+                                           body, target=target))
 
         earned: dict[str, float] = {}
         # Behaviour first: a rule about *how* an answer is computed only earns points for
@@ -193,8 +210,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                           restored.solutions, profile, test, seed)
             if test.timeout_s is not None:
                 ctx.student = StudentNamespace(session, names, seed=seed, timeout=test.timeout_s)
-            outcome = _run_one(test.name, test.grade_id, test.points, test.kind,
-                               lambda t=test, c=ctx: t.fn(c), cell_errors=cell_errors)
+            outcome = runner.run(test.name, test.grade_id, test.points, test.kind,
+                                 lambda t=test, c=ctx: t.fn(c))
             result.tests.append(outcome)
             if test.kind != "static":
                 earned[test.grade_id] = earned.get(test.grade_id, 0.0) + outcome.score

@@ -21,7 +21,7 @@ from ..sandbox.limits import Limits
 
 
 class Session:
-    def __init__(self, sources: list[str], limits: Limits, *, max_restarts: int = 3,
+    def __init__(self, sources: list[str], limits: Limits, *, max_restarts: int = 12,
                  startup_timeout_s: float = 180.0) -> None:
         self.sources = sources
         self.limits = limits

@@ -7,6 +7,6 @@ import importlib
 from .framework import HiddenTest
 
 
-def tests_for(assignment: str) -> list[HiddenTest]:
+def hidden_tests_for(assignment: str) -> list[HiddenTest]:
     module = importlib.import_module(f"{__name__}.{assignment}")
     return list(module.TESTS)

@@ -48,6 +48,8 @@ def rank_and_shape_values(ctx) -> None:
 @test("rank_and_shape", 0.5, "rank_and_shape: returns a Python int and a tuple of ints")
 def rank_and_shape_types(ctx) -> None:
     rank, shape = unpack(ctx.student.rank_and_shape(torch.zeros(2, 3, 4)), 2, "rank_and_shape")
+    if rank != 3 or tuple(shape) != (2, 3, 4):
+        raise Fail("rank_and_shape gives the wrong rank or shape for a 2x3x4 tensor")
     if type(rank) is not int:
         raise Fail(f"the rank should be a Python int, but it is {describe_value(rank)}")
     if type(shape) is not tuple or not all(type(s) is int for s in shape):
@@ -280,7 +282,11 @@ def to_batches_values(ctx) -> None:
 
 @test("to_batches", 1.5, "to_batches: the result is a view sharing storage with the input")
 def to_batches_view(ctx) -> None:
-    data = ctx.session.put(torch.arange(24.0).reshape(6, 2, 2))
+    values = torch.arange(24.0).reshape(6, 2, 2)
+    got = as_tensor(ctx.student.to_batches(values, 3), "the batches")
+    if tuple(got.shape) != (2, 3, 2, 2) or not torch.equal(got, values.view(2, 3, 2, 2)):
+        raise Fail("to_batches must first give the right batches before sharing storage counts")
+    data = ctx.session.put(values)
     result = ctx.student.to_batches.options(as_handle=True)(data, 3)
     if not ctx.session.builtin("same_storage", result, data):
         raise Fail("to_batches returned a copy; use view/reshape so that the batches share "
@@ -321,3 +327,5 @@ def one_hot_dtype(ctx) -> None:
     check_shape(got, (3, 5), "one_hot(labels, 5) for labels up to 1")
     if got.dtype != torch.float32:
         raise Fail(f"one_hot should return float32 (ready for a loss), not {got.dtype}")
+    if not torch.equal(got, torch.eye(5)[[0, 1, 1]]):
+        raise Fail("one_hot puts the 1s in the wrong places when there are more classes than labels")

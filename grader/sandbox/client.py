@@ -95,7 +95,7 @@ class Worker:
         from_worker_r, from_worker_w = os.pipe()
         self.log_path = Path(self.workdir) / "worker.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
-        cmd = [*self.limits.wrapper, self.python, "-I", "worker.py",
+        cmd = [*self.limits.wrapper, self.python, "-s", "-B", "worker.py",
                str(to_worker_r), str(from_worker_w)]
         try:
             self.proc = subprocess.Popen(

@@ -1,6 +1,6 @@
 """The sandboxed worker: runs a student's notebook code and answers calls with data.
 
-Started by the trusted client as ``python -I worker.py RFD WFD`` in a private temporary
+Started by the trusted client as ``python -s -B worker.py RFD WFD`` in a private temporary
 directory that holds only this file and ``wire.py``. It never sees hidden tests,
 reference solutions or held-out data; it only receives requests and returns values.
 
@@ -49,6 +49,8 @@ class Worker:
             from IPython.core.interactiveshell import InteractiveShell
 
             self.shell = InteractiveShell.instance()
+            # No display here: plotting magics become no-ops instead of errors.
+            self.shell.register_magic_function(lambda line: None, "line", "matplotlib")
             self.shell.user_ns.update(self.ns)
             self.ns = self.shell.user_ns
         except Exception as exc:  # plain exec still runs ordinary Python cells

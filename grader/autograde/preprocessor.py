@@ -15,7 +15,7 @@ from traitlets import Unicode
 
 from ..grade.results import GradeResult
 from ..notebooks import cells
-from .render import hidden_summary_html, hidden_summary_text
+from .render import confusion_output, hidden_summary_html, hidden_summary_text
 
 
 class ApplyGraderResults(NbGraderPreprocessor):
@@ -47,6 +47,10 @@ class ApplyGraderResults(NbGraderPreprocessor):
                 cell.outputs.append(nbformat.v4.new_output(
                     "display_data", data={"text/plain": hidden_summary_text(hidden),
                                           "text/html": hidden_summary_html(hidden)}))
+                for t in hidden:
+                    picture = confusion_output(t.extra)
+                    if picture is not None:
+                        cell.outputs.append(picture)
         return nb, resources
 
     @staticmethod

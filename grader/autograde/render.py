@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import html
+from typing import Any
+
+import nbformat
 
 from ..grade.results import TestResult
 
@@ -25,3 +29,17 @@ def hidden_summary_html(tests: list[TestResult]) -> str:
     return ("<div class='grader-hidden-tests'><b>Hidden tests</b>"
             "<table><tr><th>points</th><th>test</th><th>result</th></tr>"
             + "".join(rows) + "</table></div>")
+
+
+def confusion_output(extra: dict[str, Any]):
+    """ps5: the confusion matrix on the evaluation set as a PNG output, with what it means."""
+    if "confusion" not in extra:
+        return None
+    from ..hidden.mnist_eval import confusion_png
+
+    png = confusion_png(extra["confusion"], f"evaluation set: {100 * extra['accuracy']:.2f}%")
+    caption = (f"Evaluation set: {extra.get('evaluation', '')}. Accuracy {100 * extra['accuracy']:.2f}% "
+               f"(plain test digits: {100 * extra.get('plain_accuracy', 0):.2f}%); "
+               f"rows are true digits, columns predictions.")
+    return nbformat.v4.new_output("display_data", data={
+        "image/png": base64.b64encode(png).decode(), "text/plain": caption})

@@ -81,8 +81,8 @@ class TestRunner:
             return TestResult(name, grade_id, 0.0, points, f"not run: {self.faulted[target]}",
                               kind=kind)
         try:
-            body()
-            score, output = points, "passed"
+            said = body()
+            score, output = points, said if isinstance(said, str) else "passed"
         except Fail as f:
             score, output = round(points * f.fraction, 4), f.message
         except AssertionError as exc:  # public tests fail with their own assert messages
@@ -212,6 +212,7 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                 ctx.student = StudentNamespace(session, names, seed=seed, timeout=test.timeout_s)
             outcome = runner.run(test.name, test.grade_id, test.points, test.kind,
                                  lambda t=test, c=ctx: t.fn(c))
+            outcome.extra.update(ctx.facts)  # e.g. ps5's accuracy and confusion matrix
             result.tests.append(outcome)
             if test.kind != "static":
                 earned[test.grade_id] = earned.get(test.grade_id, 0.0) + outcome.score

@@ -1,10 +1,10 @@
-"""The reference solutions, read from the source notebooks (their single home).
+"""The reference solutions as a plain namespace, for benchmarks and calibration scripts.
 
-The grader, benchmarks and calibration scripts need the instructor's solutions as Python
-objects. Rather than keep a second copy that could drift from the notebook, this module
-executes the notebook's setup cells (``grade_id`` starting with ``setup``: imports,
-seeding, constants) and then every code solution cell, in notebook order, into a fresh
-module namespace. Demos, public tests and the student's training cells are not run.
+The cell selection (setup cells whose ``grade_id`` starts with ``setup``, then every code
+solution cell, in notebook order) is :func:`grader.notebooks.solutions.reference_cells`,
+the same convention the grader uses. Unlike the grader's cached module, every call here
+executes the cells again into a fresh module, so a script that trains the reference model
+twice starts from the same state both times.
 """
 
 from __future__ import annotations
@@ -16,36 +16,25 @@ from typing import Any
 import nbformat
 
 from grader.notebooks import cells
+from grader.notebooks.solutions import reference_cells
 
-SETUP_PREFIX = "setup"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def source_notebook(ps_name_or_path: str | Path) -> Path:
-    """``source/<ps>/<ps>.ipynb`` for a problem-set name, or the given notebook path."""
+    """``source/<ps>/<ps>.ipynb`` in this repository for a problem-set name; a path as given."""
     candidate = Path(ps_name_or_path)
     if candidate.suffix == ".ipynb":
         return candidate
-    return REPO_ROOT / "source" / str(ps_name_or_path) / f"{ps_name_or_path}.ipynb"
-
-
-def reference_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    """The code cells that make up the reference: setup cells and solution cells, in order."""
-    chosen = []
-    for cell in nb.cells:
-        if cell.cell_type != "code" or cells.skip_when_grading(cell):
-            continue
-        gid = cells.grade_id(cell) or ""
-        if cells.is_code_solution(cell) or (gid.startswith(SETUP_PREFIX) and cells.is_locked(cell)):
-            chosen.append(cell)
-    return chosen
+    name = str(ps_name_or_path)
+    return REPO_ROOT / "source" / name / f"{name}.ipynb"
 
 
 def load_reference(ps_name_or_path: str | Path) -> dict[str, Any]:
-    """Execute the source notebook's setup and solution cells; return the namespace.
+    """Execute a source notebook's setup and solution cells; return their namespace.
 
-    ``load_reference("ps5_mnist_cnn")["build_model"]()`` builds the reference model. Each
-    call starts from a fresh module, so state never leaks between callers.
+    ``load_reference("ps5_mnist_cnn")["build_model"]()`` builds the reference model.
+    Output printed by setup cells goes to stdout as usual.
     """
     path = source_notebook(ps_name_or_path)
     if not path.is_file():
@@ -53,8 +42,7 @@ def load_reference(ps_name_or_path: str | Path) -> dict[str, Any]:
     nb = nbformat.read(path, as_version=4)
     module = types.ModuleType(f"reference_{path.stem}")
     module.__file__ = str(path)
-    namespace = module.__dict__
     for cell in reference_cells(nb):
-        label = f"<{path.name}:{cells.grade_id(cell)}>"
-        exec(compile(cell.source, label, "exec"), namespace)
-    return namespace
+        code = compile(cell.source, f"{path}:{cells.grade_id(cell)}", "exec")
+        exec(code, module.__dict__)
+    return module.__dict__

@@ -117,13 +117,15 @@ class Encoder:
             return {"$dtype": str(value).removeprefix("torch.")}
         if isinstance(value, torch.device):
             return {"$device": str(value)}
-        if type(value) in (tuple, torch.Size):
-            return {"$tuple": [self.encode(v, depth + 1) for v in value]}
-        if type(value) is list:
-            return [self.encode(v, depth + 1) for v in value]
-        if type(value) is dict:
+        # Subclasses (namedtuple, OrderedDict, torch.Size) travel as the plain container,
+        # read through the base type's own methods so an override cannot interfere.
+        if isinstance(value, tuple):
+            return {"$tuple": [self.encode(v, depth + 1) for v in tuple.__iter__(value)]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in list.__iter__(value)]
+        if isinstance(value, dict):
             return {"$dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)]
-                              for k, v in value.items()]}
+                              for k, v in dict.items(value)]}
         if self.on_other is not None:
             return self.on_other(value)
         raise WireError(f"cannot send a value of type {type(value).__name__}")

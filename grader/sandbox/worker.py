@@ -280,7 +280,19 @@ def _same_storage(a: Any, b: Any) -> bool:
             and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr())
 
 
+def _linear_probe(weight: Any, bias: Any) -> Any:
+    """A known model (flatten + linear) for testing functions that take a model."""
+    import torch
+
+    probe = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(weight.shape[1], weight.shape[0]))
+    with torch.no_grad():
+        probe[1].weight.copy_(weight)
+        probe[1].bias.copy_(bias)
+    return probe
+
+
 BUILTINS = {
+    "linear_probe": _linear_probe,
     "len": len,
     "list": lambda obj, limit=100_000: _bounded_list(obj, limit),
     "same_storage": _same_storage,

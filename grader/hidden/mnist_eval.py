@@ -1,0 +1,76 @@
+"""ps5's held-out evaluation: shifted test digits, predictions in batches, accuracy.
+
+Runs in the trusted process. The worker only ever sees the training split and, later,
+unlabelled evaluation images; labels, the seed and the test split stay here.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import torch
+
+
+def shift_images(images: torch.Tensor, seed: int, max_shift: int) -> torch.Tensor:
+    """Shift each (N, 28, 28) image by a random (dy, dx) in [-max_shift, max_shift], zero fill."""
+    g = torch.Generator().manual_seed(int(seed))
+    n, h, w = images.shape
+    offsets = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=g)
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4)
+    out = torch.empty_like(images)
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            idx = ((offsets[:, 0] == dy) & (offsets[:, 1] == dx)).nonzero().flatten()
+            if idx.numel():
+                top, left = max_shift - dy, max_shift - dx
+                out[idx] = padded[idx, top:top + h, left:left + w]
+    return out
+
+
+def as_model_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1], the CNN's input contract."""
+    return images.unsqueeze(1).float().div_(255.0)
+
+
+@dataclass
+class Evaluation:
+    accuracy: float
+    confusion: list[list[int]]   # rows: true digit, columns: predicted digit
+
+
+def evaluate(predictions: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    pred = predictions.long().clamp(0, 9)
+    confusion = torch.zeros(10, 10, dtype=torch.long)
+    confusion.index_put_((labels.long(), pred), torch.ones_like(pred), accumulate=True)
+    accuracy = float((predictions.long() == labels.long()).float().mean())
+    return Evaluation(accuracy, confusion.tolist())
+
+
+def confusion_png(confusion: list[list[int]], title: str) -> bytes:
+    """A confusion matrix picture for the student's feedback."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=110)
+    counts = torch.tensor(confusion, dtype=torch.float)
+    rates = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(10):
+        for j in range(10):
+            if counts[i, j] and (i != j or rates[i, j] < 0.995):
+                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if rates[i, j] > 0.6 else "black")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -65,3 +65,19 @@ def test_train_xor_solves_xor():
     y_pred, _ = m.forward(X, params)
     assert torch.equal((y_pred > 0.5).float(), y)
     assert float(m.bce_loss(y_pred, y)) < 0.05
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_conv2d_single_matches_f_conv2d(seed):
+    m = ref("ps5_mnist_cnn")
+    g = torch.Generator().manual_seed(seed)
+    h, w = (int(v) for v in torch.randint(4, 14, (2,), generator=g))
+    kh, kw = (int(v) for v in torch.randint(1, 5, (2,), generator=g))
+    stride, padding = int(torch.randint(1, 4, (1,), generator=g)), int(torch.randint(0, 3, (1,), generator=g))
+    image, kernel = torch.randn(h, w, generator=g), torch.randn(kh, kw, generator=g)
+    want = torch.nn.functional.conv2d(image[None, None], kernel[None, None], stride=stride,
+                                      padding=padding)[0, 0]
+    got = m.conv2d_single(image, kernel, stride, padding)
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, atol=1e-5)
+    assert m.conv_output_size(h, kh, stride, padding) == want.shape[0]

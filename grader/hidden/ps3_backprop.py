@@ -509,7 +509,8 @@ def _hidden_variants(X, y, params) -> dict[str, dict[str, torch.Tensor]]:
     return out
 
 
-def _factor_hint(k: str, g: torch.Tensor, w: torch.Tensor, n: int, n_out: int) -> str | None:
+def _factor_hint(g: torch.Tensor, w: torch.Tensor, n: int, n_out: int) -> str | None:
+    """What is wrong when the gradient is the right one times a telling constant."""
     gd, wd = g.double().flatten(), w.double().flatten()
     denom = float(wd @ wd)
     if denom < 1e-20:
@@ -523,36 +524,76 @@ def _factor_hint(k: str, g: torch.Tensor, w: torch.Tensor, n: int, n_out: int) -
 
     m = n * n_out
     if near(n):
-        return (f"{k}'s gradient is N times too large (N = the number of examples): did you sum "
-                "over the batch instead of averaging (the lecture's code does)?")
+        return ("is N times too large (N = the number of examples): did you sum over the batch "
+                "instead of averaging (the lecture's code does)?")
     if near(m):
-        return (f"{k}'s gradient is N·n_out times too large: the mean BCE divides by all N·n_out "
-                "entries of y_pred; did you sum over the batch instead of averaging (the "
-                "lecture's code does)?")
+        return ("is N·n_out times too large: the mean BCE divides by all N·n_out entries of "
+                "y_pred; did you sum over the batch instead of averaging (the lecture's code does)?")
     if n_out > 1 and near(n_out):
-        return (f"{k}'s gradient is n_out times too large: the mean runs over all N·n_out entries "
-                "of y_pred, not only over the N rows")
+        return ("is n_out times too large: the mean runs over all N·n_out entries of y_pred, "
+                "not only over the N rows")
     if near(1 / n) or near(1 / m):
-        return f"{k}'s gradient is too small by the batch size: did you divide by N twice?"
+        return "is too small by the batch size: did you divide by N twice?"
     if near(-1):
-        return f"{k}'s gradient has the wrong sign: the output error is (y_pred - y) / M"
+        return "has the wrong sign: the output error is δ2 = (y_pred - y) / M"
     return None
+
+
+_PRODUCTS = {"w1": "w1 (n_in, h) = X.T @ δ1", "w2": "w2 (h, n_out) = a1.T @ δ2"}
 
 
 def _shape_hint(k: str, got: torch.Tensor, want: torch.Tensor, n: int) -> str:
     if got.dim() == 2 and tuple(got.shape) == tuple(want.shape)[::-1]:
-        return (f"{k}'s gradient is transposed: a gradient has the shape of its parameter "
-                f"({k} is (n_in, h) / (h, n_out); use X.T @ δ1 and a1.T @ δ2)")
+        return ("is transposed: a gradient has the shape of its parameter, "
+                + _PRODUCTS.get(k, k))
     if k.startswith("b") and got.dim() == 2 and tuple(got.shape) == (n, want.shape[0]):
-        return (f"{k}'s gradient keeps one row per example: {k} is added to every row, so sum "
-                "its gradient over the batch (dim 0)")
-    return f"{k}'s gradient does not have the shape of {k}"
+        return ("keeps one row per example: a bias is added to every row, so sum its gradient "
+                "over the batch (dim 0)")
+    return "does not have the shape of its parameter"
+
+
+def _gradient_hint(k: str, got, want: torch.Tensor, variants: dict, n: int, n_out: int) -> str | None:
+    if not isinstance(got, torch.Tensor):
+        return f"should be a tensor, not {describe_value(got)}"
+    if tuple(got.shape) != tuple(want.shape):
+        return _shape_hint(k, got, want, n)
+    if want.dim() == 2 and want.shape[0] == want.shape[1] > 1 \
+            and _matches(got.T, want, atol=1e-6, rtol=1e-3):
+        return _shape_hint(k, got.T, want, n)
+    if not bool(torch.isfinite(got).all()):
+        return "contains NaN or inf"
+    hint = _factor_hint(got, want, n, n_out)
+    if hint is None and k in ("w1", "b1"):
+        if _matches(got, variants["missing"][k], atol=1e-6, rtol=1e-3):
+            hint = ("is missing the sigmoid derivative of the hidden layer: "
+                    "δ1 = (δ2 @ w2.T) * a1 * (1 - a1)")
+        elif _matches(got, variants["on a1"][k], atol=1e-6, rtol=1e-3):
+            hint = ("applies sigmoid_prime to a1, which is already a sigmoid output: "
+                    "σ'(z1) = a1 * (1 - a1)")
+    return hint
+
+
+_PLURAL = {"is": "are", "has": "have", "keeps": "keep", "applies": "apply", "does": "do",
+           "contains": "contain", "should": "should"}
+
+
+def _join_hints(hints: dict[str, list[str]]) -> str:
+    """{"is N times too large...": ["w1", "w2"]} -> "w1's and w2's gradients are N times ..."."""
+    parts = []
+    for tail, keys in hints.items():
+        if len(keys) == 1:
+            parts.append(f"{keys[0]}'s gradient {tail}")
+        else:
+            verb, _, rest = tail.partition(" ")
+            names = ", ".join(f"{k}'s" for k in keys[:-1]) + f" and {keys[-1]}'s"
+            parts.append(f"{names} gradients {_PLURAL.get(verb, verb)} {rest}")
+    return "; ".join(parts)
 
 
 def _check_backward(ctx, cases, *, no_grad: bool = False) -> None:
     """Run the student's forward then backward on each case; credit per parameter."""
     ok = dict.fromkeys(KEYS, 0)
-    hints: list[str] = []
+    hints: dict[str, list[str]] = {}
     forward_wrong = False
     backward = ctx.student.backward.options(grad=False) if no_grad else ctx.student.backward
     for n, n_in, h, n_out, g in cases:
@@ -562,8 +603,8 @@ def _check_backward(ctx, cases, *, no_grad: bool = False) -> None:
         try:
             y_pred, cache = ctx.student.forward(X, params)
         except StudentError as exc:
-            raise Fail("backward could not be checked: forward, whose cache backward uses, "
-                       f"raised {exc.type}") from None
+            raise Fail("backward could not be checked yet: forward, whose cache backward uses, "
+                       f"raised {exc.type} (backward needs a working forward)") from None
         if not _matches(y_pred, _ref_forward(X, params), atol=1e-5, rtol=1e-4):
             forward_wrong = True
         grads = backward(X, y, params, cache)
@@ -574,39 +615,22 @@ def _check_backward(ctx, cases, *, no_grad: bool = False) -> None:
         want = _autograd_grads(X, y, params)
         variants = _hidden_variants(X, y, params)
         for k in KEYS:
-            got = grads[k]
-            if _matches(got, want[k], atol=1e-6, rtol=1e-3):
+            if _matches(grads[k], want[k], atol=1e-6, rtol=1e-3):
                 ok[k] += 1
                 continue
-            if not isinstance(got, torch.Tensor):
-                hint = f"{k}'s gradient should be a tensor, not {describe_value(got)}"
-            elif tuple(got.shape) != tuple(want[k].shape):
-                hint = _shape_hint(k, got, want[k], n)
-            elif want[k].dim() == 2 and want[k].shape[0] == want[k].shape[1] > 1 \
-                    and _matches(got.T, want[k], atol=1e-6, rtol=1e-3):
-                hint = _shape_hint(k, got.T, want[k], n)
-            elif not bool(torch.isfinite(got).all()):
-                hint = f"{k}'s gradient contains NaN or inf"
-            else:
-                hint = _factor_hint(k, got, want[k], n, n_out)
-                if hint is None and k in ("w1", "b1"):
-                    if _matches(got, variants["missing"][k], atol=1e-6, rtol=1e-3):
-                        hint = (f"{k}'s gradient is missing the sigmoid derivative of the hidden "
-                                "layer: δ1 = (δ2 @ w2.T) * a1 * (1 - a1)")
-                    elif _matches(got, variants["on a1"][k], atol=1e-6, rtol=1e-3):
-                        hint = (f"{k}'s gradient applies sigmoid_prime to a1, which is already a "
-                                "sigmoid output: σ'(z1) = a1 * (1 - a1)")
-            if hint and hint not in hints:
-                hints.append(hint)
+            hint = _gradient_hint(k, grads[k], want[k], variants, n, n_out)
+            if hint and k not in hints.setdefault(hint, []):
+                hints[hint].append(k)
     total = len(cases)
     if all(v == total for v in ok.values()):
         return
     wrong = ", ".join(f"{k} ({total - ok[k]} of {total} cases)" for k in KEYS if ok[k] < total)
     msg = f"backward's gradients differ from autograd's gradients of the mean BCE for {wrong}"
     if hints:
-        msg += ". " + "; ".join(hints[:4])
+        msg += ". " + _join_hints(dict(list(hints.items())[:4]))
     elif all(ok[k] == total for k in ("w2", "b2")):
-        msg += ". The output layer is right: check the hidden layer (δ2 @ w2.T, then the sigmoid derivative)"
+        msg += (". The output layer is right: check the hidden layer (δ2 @ w2.T, then the "
+                "sigmoid derivative)")
     if forward_wrong:
         msg += ". Note: your forward is wrong for some of these cases, and backward uses its cache"
     raise Fail(msg, sum(ok.values()) / (len(KEYS) * total))
@@ -640,7 +664,9 @@ def backward_no_grad(ctx) -> None:
         raise Fail(f"backward fails under torch.no_grad() (it raised {exc.type}): it seems to "
                    "rely on autograd; compute the gradients by hand with the chain rule") from None
     except Fail as f:
-        raise Fail("under torch.no_grad(), " + f.message, f.fraction) from None
+        if f.message.startswith("backward's gradients"):
+            raise Fail("under torch.no_grad(), " + f.message, f.fraction) from None
+        raise
 
 
 @test("backward", 1, "backward: no autograd in the source", kind="static")

@@ -39,7 +39,8 @@ def output_size_lecture(ctx) -> None:
 @test("conv_output_size", 2, "conv_output_size: random sizes, strides and padding")
 def output_size_random(ctx) -> None:
     g = ctx.generator()
-    ok, total, padded_wrong = 0, 24, 0
+    ok, total = 0, 24
+    mistakes = {"padding once": 0, "no +1": 0}
     for _ in range(total):
         n, k, s, p = (int(v) for v in (torch.randint(5, 64, (1,), generator=g),
                                        torch.randint(1, 6, (1,), generator=g),
@@ -48,11 +49,19 @@ def output_size_random(ctx) -> None:
         want = (n + 2 * p - k) // s + 1
         got = ctx.student.conv_output_size(n, k, s, p)
         ok += got == want
-        padded_wrong += p > 0 and got == (n + p - k) // s + 1 and got != want
+        if got != want:
+            mistakes["padding once"] += got == (n + p - k) // s + 1
+            mistakes["no +1"] += got == want - 1
     if ok < total:
-        hint = " — padding adds p pixels on BOTH sides: n + 2p" if padded_wrong else \
-            " — the formula is floor((n + 2p - k) / s) + 1"
-        raise Fail(f"conv_output_size is right for {ok} of {total} random cases{hint}", ok / total)
+        wrong = total - ok
+        if mistakes["no +1"] == wrong:
+            hint, credit = " — every answer is one too small: the first window position counts too (+1)", 0.25
+        elif mistakes["padding once"] == wrong:
+            hint, credit = " — padding adds p pixels on BOTH sides: n + 2p", 0.25
+        else:
+            hint, credit = " — the formula is floor((n + 2p - k) / s) + 1", 0.0
+        raise Fail(f"conv_output_size is right for {ok} of {total} random cases{hint}",
+                   max(ok / total, credit))
 
 
 # ---------------------------------------------------------------- conv2d_single
@@ -63,6 +72,13 @@ def _conv_cases(ctx, cases, what: str) -> None:
         want = F.conv2d(image[None, None].double(), kernel[None, None].double(),
                         stride=stride, padding=padding)[0, 0]
         got = ctx.student.conv2d_single(image, kernel, stride, padding)
+        flipped = F.conv2d(image[None, None].double(), kernel.flip(0, 1)[None, None].double(),
+                           stride=stride, padding=padding)[0, 0]
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and kernel.numel() > 1 \
+                and torch.allclose(got.double(), flipped, atol=1e-4) \
+                and not torch.allclose(got.double(), want, atol=1e-4):
+            raise Fail("the kernel is flipped: that is a true convolution, but PyTorch's Conv2d "
+                       "(and this function) computes cross-correlation without flipping", 0.3)
         check_close(got, want.to(image.dtype) if image.is_floating_point() else want.float(),
                     f"{what} (case {i + 1}: stride {stride}, padding {padding})", atol=1e-4,
                     rtol=1e-4)
@@ -129,7 +145,10 @@ def pool_remainder(ctx) -> None:
     got = as_tensor(ctx.student.max_pool2d_single(x, 2), "the pooled map")
     check_shape(got, (3, 4), "max_pool2d_single of a 7x9 map with a 2x2 window (leftover rows "
                              "and columns are dropped)")
-    check_close(got, F.max_pool2d(x[None, None], 2)[0, 0], "the pooled values")
+    if torch.allclose(got, F.avg_pool2d(x[None, None], 2)[0, 0], atol=1e-5):
+        raise Fail("the windows are right but averaged: max pooling keeps each window's maximum", 0.5)
+    check_close(got, F.max_pool2d(x[None, None], 2)[0, 0], "the pooled values",
+                fraction_if_close=0.5, loose=10.0)
 
 
 @test("max_pool2d_single", 0.5, "max_pool2d_single: no library pooling", kind="static")
@@ -248,6 +267,9 @@ def accuracy_values(ctx) -> None:
         got = got.item()
     if not isinstance(got, float):
         raise Fail(f"evaluate_accuracy should return a Python float, not a {type(got).__name__}")
+    if abs(got - 100 * want) < 1e-4:
+        raise Fail("evaluate_accuracy returns a percentage; it should be a fraction between 0 and 1",
+                   0.5)
     if abs(got - want) > 1e-6:
         hint = " (a fraction between 0 and 1, not a percentage or a count)" if got > 1 else ""
         raise Fail(f"evaluate_accuracy is off by {abs(got - want):.3g}{hint}")

@@ -66,9 +66,17 @@ def resolve_profile(device: str = "auto") -> Profile:
 def limits_for(profile: Profile, *, cuda_slot: str | None = None,
                memory_fraction: float | None = None) -> Limits:
     return Limits(
+        hide_paths=_data_roots(),
         call_timeout_s=profile.call_timeout_s,
         notebook_timeout_s=profile.notebook_timeout_s,
         threads=profile.threads,
         cuda_device=(cuda_slot or "0") if profile.device == "cuda" else "",
         cuda_memory_fraction=memory_fraction,
     )
+
+
+def _data_roots() -> tuple[str, ...]:
+    """The MNIST root the trusted side reads (the worker must not see the test split)."""
+    from .data.mnist import default_root
+
+    return (str(default_root()),)

@@ -19,6 +19,20 @@ PARTIAL: dict[str, Substitutions] = {
         "mul_and_matmul": [("return m1 * m2, m1 @ m2", "return m1 * m2, m1 * m2")],
         "take_columns": [("t[:, start:stop]", "t[:, start:stop + 1]")],
     },
+    "ps2_gradients": {   # the lecture's summed gradient instead of the mean
+        "mse_gradients": [("(2.0 / m) * ", "2.0 * ")],
+    },
+    "ps3_backprop": {    # the hidden layer's sigmoid derivative forgotten
+        "backward": [("d_z1 = d_a1 * a1 * (1.0 - a1)", "d_z1 = d_a1")],
+    },
+    "ps4_modules": {
+        "MultivariateLinearRegressionModel": [("        return self.linear(x)\n",
+                                               "        return self.linear(x).squeeze(-1)\n")],
+    },
+    "ps5_mnist_cnn": {   # padding counted once
+        "conv_output_size": [("return (in_size + 2 * padding - kernel_size) // stride + 1",
+                              "return (in_size + padding - kernel_size) // stride + 1")],
+    },
 }
 
 

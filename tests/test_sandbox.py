@@ -135,3 +135,22 @@ def test_memory_limit_turns_a_huge_allocation_into_an_error():
         w.exec_cells(["import torch\ndef hog():\n    return torch.ones(4 * 1024**3).sum()"])
         with pytest.raises((StudentError, WorkerDied)):
             w.call({"name": "hog"})
+
+
+@pytest.mark.skipif(not __import__("grader.sandbox.isolation", fromlist=["x"]).namespaces_available(),
+                    reason="this machine has no Linux namespaces for the worker")
+def test_isolated_worker_sees_no_course_no_data_and_no_network(tmp_path):
+    secret = tmp_path / "data"
+    secret.mkdir()
+    (secret / "t10k-labels").write_text("7 2 1 0")
+    with Worker(Limits(call_timeout_s=20, hide_paths=(str(secret),))) as w:
+        assert w.isolated
+        probes = {
+            "source": f"open({str(ROOT / 'source' / 'ps1_tensors' / 'ps1_tensors.ipynb')!r}).read()",
+            "hidden": f"open({str(ROOT / 'grader' / 'hidden' / 'ps1_tensors.py')!r}).read()",
+            "data": f"open({str(secret / 't10k-labels')!r}).read()",
+            "network": "__import__('socket').create_connection(('1.1.1.1', 53), 2)",
+        }
+        runs = w.exec_cells(list(probes.values()))
+        for name, run in zip(probes, runs, strict=True):
+            assert not run["ok"], f"the worker could reach {name}"

@@ -224,5 +224,6 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
     finally:
         session.close()
     result.extra["worker_starts"] = session.starts
+    result.extra["worker_isolated"] = session.isolated
     result.execution_time = time.perf_counter() - started
     return result

@@ -32,6 +32,7 @@ class Session:
         self.starts = 0
         self.first_run: list[dict] | None = None
         self.bad_cells: dict[int, dict] = {}
+        self.isolated = False
         self.defined: set[str] = set()
         self.started_s = 0.0
 
@@ -49,6 +50,7 @@ class Session:
             t0 = time.perf_counter()
             self.worker = Worker(self.limits)
             self.worker.start()
+            self.isolated = self.worker.isolated
             runs: list[dict] = []
             try:
                 self.worker.ping(timeout=self.startup_timeout_s)

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from . import wire
+from . import isolation, wire
 from .limits import Limits, worker_env
 
 HERE = Path(__file__).resolve().parent
@@ -85,6 +85,7 @@ class Worker:
         self._next_cb = 1
         self._sync_targets: dict[str, Any] = {}
         self.log_path: Path | None = None
+        self.isolated = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -95,7 +96,7 @@ class Worker:
         from_worker_r, from_worker_w = os.pipe()
         self.log_path = Path(self.workdir) / "worker.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
-        cmd = [*self.limits.wrapper, self.python, "-s", "-B", "worker.py",
+        cmd = [*self.wrapper(), self.python, "-s", "-B", "worker.py",
                str(to_worker_r), str(from_worker_w)]
         try:
             self.proc = subprocess.Popen(
@@ -109,6 +110,19 @@ class Worker:
             os.close(to_worker_r)
             os.close(from_worker_w)
         self._w, self._r = to_worker_w, from_worker_r
+
+    def wrapper(self) -> tuple[str, ...]:
+        """The OS sandbox around the worker, when this machine has one."""
+        if self.limits.wrapper:
+            return self.limits.wrapper
+        if not self.limits.isolate or not isolation.namespaces_available():
+            self.isolated = False
+            return ()
+        python_home = Path(sys.prefix)
+        hide = isolation.paths_to_hide(COURSE_ROOT, keep=[python_home, Path(self.python).parent],
+                                       extra=[Path(p) for p in self.limits.hide_paths])
+        self.isolated = True
+        return isolation.wrapper(hide)
 
     @property
     def alive(self) -> bool:

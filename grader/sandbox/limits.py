@@ -27,7 +27,9 @@ class Limits:
     cuda_device: str | None = ""          # "" hides all GPUs; "0" gives slot 0
     cuda_memory_fraction: float | None = None
     max_result_bytes: int = 512 * 1024**2
-    wrapper: tuple[str, ...] = field(default=())  # e.g. ("bwrap", "--unshare-net", ...)
+    isolate: bool = True                  # namespaces: no network, course hidden (Linux)
+    hide_paths: tuple[str, ...] = ()      # more paths to hide (e.g. the MNIST data root)
+    wrapper: tuple[str, ...] = field(default=())  # replaces the built-in isolation entirely
 
     def preexec(self) -> None:
         """Runs in the child between fork and exec: apply the rlimits."""

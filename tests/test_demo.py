@@ -1,0 +1,34 @@
+"""The main job (python -m grader demo) and the sample submissions it builds."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_course, present_sets
+
+from grader.course import Course
+from grader.demo import PARTIAL
+from grader.demo import main as demo
+from grader.samples import StaleMutation, build_submission, mutate
+
+
+@pytest.mark.parametrize("ps", present_sets())
+def test_demo_mistakes_still_apply_to_the_reference(ps):
+    build_submission(ps, substitutions=PARTIAL[ps])
+
+
+def test_a_stale_mutation_fails_loudly():
+    with pytest.raises(StaleMutation):
+        mutate("return x + 1", [("return x - 1", "return x")], "ps0/f")
+
+
+@pytest.mark.slow
+def test_demo_runs_the_pipeline_and_prints_the_grade_table(tmp_path, capsys):
+    course = Course(make_course(tmp_path / "course", ["ps1_tensors"]))
+    assert demo(jobs=2, assignments=["ps1_tensors"], course=course) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("grade table"):]
+    rows = {line.split()[0]: line.split()[1] for line in table.splitlines()[3:] if line.strip()}
+    assert rows["demo-reference"] == "33/33"
+    assert rows["demo-blank"] == "0/33"
+    partial = float(rows["demo-partial"].split("/")[0])
+    assert 0 < partial < 33

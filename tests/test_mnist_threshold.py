@@ -1,0 +1,71 @@
+"""Issue 5 on the CPU profile: the threshold separates learning from memorising."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import nbformat
+import pytest
+from fixtures import ps5_cheats
+
+from grader import config
+from grader.baselines import baseline
+from grader.data.mnist import default_root
+from grader.grade.runner import grade_notebook
+from grader.samples import build_submission
+
+PS = "ps5_mnist_cnn"
+THRESHOLD = "train_model: accuracy on held-out digits (the MNIST threshold)"
+PROFILE = config.PROFILES["cpu"]
+
+
+def grade(tmp_path: Path, name: str, replace: dict[str, str], only=None, profile=PROFILE):
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(build_submission(PS, replace=replace), path)
+    return grade_notebook(path, PS, profile=profile, only=only)
+
+
+def threshold_result(result):
+    return next(t for t in result.tests if t.name == THRESHOLD)
+
+
+@pytest.mark.slow
+def test_reference_passes_the_threshold(tmp_path):
+    t = threshold_result(grade(tmp_path, "reference", {}, only={"train_model"}))
+    assert t.passed, t.output
+    assert t.extra["accuracy"] >= PROFILE.mnist_threshold
+    assert len(t.extra["confusion"]) == 10 and sum(map(sum, t.extra["confusion"])) == 10_000
+    assert "shifted" in t.output and "plain test digits" in t.output
+
+
+@pytest.mark.slow
+def test_mlp_falls_below_the_threshold(tmp_path):
+    t = threshold_result(grade(tmp_path, "mlp", baseline("mlp"), only={"train_model"}))
+    assert not t.passed, t.output
+    assert t.extra["accuracy"] < PROFILE.mnist_threshold
+
+
+@pytest.mark.slow
+def test_a_memorised_test_set_is_worth_nothing(tmp_path):
+    root = default_root()
+    t = threshold_result(grade(tmp_path, "memorize", ps5_cheats.memorize_test_labels(root),
+                               only={"train_model"}))
+    assert t.score == 0, t.output
+
+
+@pytest.mark.slow
+def test_training_on_the_test_split_read_from_disk_fails(tmp_path):
+    t = threshold_result(grade(tmp_path, "test-split", ps5_cheats.train_on_test_split(default_root()),
+                               only={"train_model"}))
+    assert not t.passed, t.output
+
+
+@pytest.mark.slow
+def test_a_budget_ignorer_is_stopped_and_the_rest_still_graded(tmp_path):
+    short = dataclasses.replace(PROFILE, train_budget_s=5.0)
+    result = grade(tmp_path, "ignores-budget", ps5_cheats.IGNORES_BUDGET, profile=short)
+    t = threshold_result(result)
+    assert t.score == 0 and "ignored its time budget" in t.output
+    others = [x for x in result.tests if x.grade_id not in ("train_model", "test_train_model")]
+    assert others and all(x.passed for x in others), [(x.name, x.output) for x in others if not x.passed]

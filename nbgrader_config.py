@@ -33,6 +33,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # PyTorch and NumPy print warnings on stderr (deprecations, CPU-only notices). nbgrader
 # scores any stderr output in a test cell as a failure; drop warning lines instead so that
 # library noise never costs a student points. Real errors are "error" outputs, not stderr.
+c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(Warning|warnings\.warn|UserWarning|FutureWarning|DeprecationWarning)"
 
 # The student's own long training runs are skipped by the grader (cells tagged

@@ -219,6 +219,12 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
             result.tests.append(outcome)
             if test.kind != "static":
                 earned[test.grade_id] = earned.get(test.grade_id, 0.0) + outcome.score
+        if session.worker is not None and session.worker.alive:
+            with contextlib.suppress(Exception):
+                stats = session.worker.request({"op": "stats"}, timeout=10)[1]
+                if isinstance(stats, dict):
+                    result.extra["worker_stats"] = {str(k): round(float(v), 1)
+                                                    for k, v in stats.items()}
         order = {t.name: i for i, t in enumerate(tests)}
         result.tests.sort(key=lambda t: (t.kind != "public", order.get(t.name, -1)))
     finally:

@@ -227,7 +227,7 @@ def _simulate(X, y, lr: float, steps: int, *, init_W: float = 0.0, init_b: float
     return W, b, costs
 
 
-def _fit_result(value: Any, what: str, d: int) -> tuple[Any, Any, list[float] | None]:
+def _fit_result(value: Any, what: str) -> tuple[Any, Any, list[float] | None]:
     """Unpack ``(W, b, costs)``; a wrong container fails the test (it is the contract)."""
     W, b, costs = unpack(value, 3, what)
     return W, b, _numbers(costs)
@@ -709,7 +709,7 @@ def _lecture_fit_checks(ctx, fn, name: str) -> None:
         if err is not None:
             _add(errors, err)
             return
-        W, b, costs = _fit_result(got, name, X.shape[1])
+        W, b, costs = _fit_result(got, name)
         passed = [bool(check(W, b, costs)) for check in checks]
         ok += sum(passed)
         if not all(passed):
@@ -750,7 +750,7 @@ def _random_fit_checks(ctx, fn, name: str, cases, *, want_fn, what: str = "rando
         if err is not None:
             _add(errors, err)
             continue
-        W, b, costs = _fit_result(got, name, X.shape[1])
+        W, b, costs = _fit_result(got, name)
         rtol = 1e-9 if X.dtype == F64 else 1e-4
         params, costs_ok = _fit_matches(W, b, costs, want, rtol=rtol, atol=1e-6)
         if params and isinstance(W, torch.Tensor) and W.dtype != X.dtype:

@@ -98,7 +98,7 @@ def _extremes() -> torch.Tensor:
                          2.0, 20.0, 50.0, 89.0, 100.0, 200.0, 1000.0])
 
 
-def _extreme_cases(ctx, fn_name: str, ref_fn, what: str) -> None:
+def _extreme_cases(ctx, fn_name: str, ref_fn, what: str, limits: str) -> None:
     fn = getattr(ctx.student, fn_name)
     g = ctx.generator()
     problems: list[str] = []
@@ -112,8 +112,7 @@ def _extreme_cases(ctx, fn_name: str, ref_fn, what: str) -> None:
         problems.append(f"{what} gives NaN or inf for large |z| (such as ±100 or ±1000); write it "
                         "so that exp can overflow to inf harmlessly, e.g. 1 / (1 + exp(-z))")
     else:
-        problems.append(f"{what} is wrong for large |z| (it should approach its limits, "
-                        "0 or 1 for the sigmoid, 0 for its derivative)")
+        problems.append(f"{what} is wrong for large |z| (it should approach {limits})")
     z64 = torch.randn(3, 4, generator=g, dtype=torch.float64) * 5.0
     got = fn(z64)
     if _matches(got, ref_fn(z64), atol=1e-10, rtol=1e-9, dtype=torch.float64):
@@ -132,7 +131,7 @@ def _extreme_cases(ctx, fn_name: str, ref_fn, what: str) -> None:
 
 @test("sigmoid", 0.5, "sigmoid: large |z|, float64 and integer inputs")
 def sigmoid_extremes(ctx) -> None:
-    _extreme_cases(ctx, "sigmoid", ctx.ref.sigmoid, "sigmoid")
+    _extreme_cases(ctx, "sigmoid", ctx.ref.sigmoid, "sigmoid", "0 for z -> -inf and 1 for z -> inf")
 
 
 _LIBRARY_SIGMOID = {"torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit",
@@ -171,7 +170,8 @@ def sigmoid_prime_random(ctx) -> None:
 
 @test("sigmoid_prime", 0.75, "sigmoid_prime: large |z|, float64 and integer inputs")
 def sigmoid_prime_extremes(ctx) -> None:
-    _extreme_cases(ctx, "sigmoid_prime", ctx.ref.sigmoid_prime, "sigmoid_prime")
+    _extreme_cases(ctx, "sigmoid_prime", ctx.ref.sigmoid_prime, "sigmoid_prime",
+                   "0 on both sides")
 
 
 # ---------------------------------------------------------------- init_params
@@ -478,6 +478,11 @@ def bce_half(ctx) -> None:
         if not abs(value - math.log(2)) < 1e-5:
             raise Fail("predicting 0.5 everywhere should cost ln 2 ≈ 0.6931 whatever the batch "
                        "size; take the mean over the examples, not the sum")
+        p = torch.rand(n, 1, generator=g) * 0.98 + 0.01
+        other = _scalar(ctx.student.bce_loss(p, y))
+        if other is None or not abs(other - float(_bce64(p, y))) < 1e-4:
+            raise Fail("bce_loss gives ln 2 for predictions of 0.5 but is wrong for other "
+                       "predictions: compute -mean(y log p + (1 - y) log(1 - p))")
 
 
 # ---------------------------------------------------------------- backward
@@ -713,10 +718,23 @@ def _evaluate_trained(ctx, params, n_hidden: int, what: str) -> tuple[float, str
     return 0.0, f"{what} classifies only {right} of the 4 XOR points (mean BCE {loss:.3f}){hint}"
 
 
+def _solved_without_training(ctx, n_hidden: int, seed: int) -> bool:
+    """Whether a single gradient step already 'solves' XOR (parameters not really trained)."""
+    try:
+        params = ctx.student.train_xor.options(timeout=120)(n_hidden=n_hidden, steps=1, seed=seed)
+        return _evaluate_trained(ctx, params, n_hidden, "train_xor")[0] == 1.0
+    except (StudentError, Fail):
+        return False
+
+
 @test("train_xor", 2, "train_xor: the default call solves XOR")
 def train_xor_default(ctx) -> None:
     params = ctx.student.train_xor.options(timeout=120)()
     score, msg = _evaluate_trained(ctx, params, 2, "train_xor()")
+    if score > 0 and _solved_without_training(ctx, 2, 0):
+        raise Fail("train_xor(steps=1) already returns parameters that solve XOR: start from "
+                   "init_params(2, n_hidden, 1, seed) and train for `steps` steps of gradient "
+                   "descent (use the arguments, do not fix them inside)")
     if msg:
         raise Fail(msg, score)
 
@@ -729,22 +747,33 @@ def train_xor_wider(ctx) -> None:
     score, msg = _evaluate_trained(ctx, params, 4, "train_xor(n_hidden=4, seed=...)")
     if msg:
         raise Fail(msg, score)
+    other = ctx.student.train_xor.options(timeout=120)(n_hidden=4, seed=seed + _randint(g, 1, 99))
+    if _same_params(params, other):
+        raise Fail("train_xor(n_hidden=4) returned the same parameters for two different seeds: "
+                   "start each run from init_params(2, n_hidden, 1, seed)")
+
+
+def _same_params(a, b) -> bool:
+    return isinstance(a, dict) and isinstance(b, dict) and all(
+        isinstance(a.get(k), torch.Tensor) and isinstance(b.get(k), torch.Tensor)
+        and a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in KEYS)
 
 
 @test("train_xor", 0.5, "train_xor: the same arguments give the same result")
 def train_xor_reproducible(ctx) -> None:
     g = ctx.generator()
     seed = _randint(g, 1, 500)
-    first = ctx.student.train_xor.options(timeout=120)(n_hidden=3, seed=seed)
+    train = ctx.student.train_xor.options(timeout=120)
+    first = train(n_hidden=3, seed=seed)
     score, msg = _evaluate_trained(ctx, first, 3, "train_xor(n_hidden=3, seed=...)")
     if score < 1.0:
         raise Fail(f"{msg} (reproducibility counts once the run solves XOR)")
-    second = ctx.student.train_xor.options(timeout=120)(n_hidden=3, seed=seed)
-    if not isinstance(second, dict) or not all(
-            isinstance(second.get(k), torch.Tensor) and torch.equal(first[k], second[k])
-            for k in KEYS):
+    if not _same_params(first, train(n_hidden=3, seed=seed)):
         raise Fail("train_xor gave different parameters for the same arguments: derive every "
                    "random choice from `seed` (init_params(..., seed) and restart seeds)")
+    if _same_params(first, train(n_hidden=3, seed=seed + 1)):
+        raise Fail("train_xor gave the same parameters for different seeds: the seed should "
+                   "decide the initialisation (init_params(2, n_hidden, 1, seed))")
 
 
 _TRAIN_FORBIDDEN = {k: v for k, v in static.AUTOGRAD.items() if k != "backward"}

@@ -106,6 +106,12 @@ def is_written_answer(cell: NotebookNode) -> bool:
     return cell.cell_type == "markdown" and is_grade(cell) and is_solution(cell)
 
 
+def is_setup(cell: NotebookNode) -> bool:
+    """Locked instructor code that answers may rely on (imports, constants)."""
+    return (cell.cell_type == "code" and is_locked(cell) and not is_grade(cell)
+            and (grade_id(cell) or "").startswith("setup"))
+
+
 def skip_when_grading(cell: NotebookNode) -> bool:
     tags = cell.get("metadata", {}).get("tags", [])
     return SKIP_WHEN_GRADING in tags or SKIP_WHEN_GRADING in nbgrader_meta(cell).get("tags", [])

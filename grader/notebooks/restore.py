@@ -2,8 +2,9 @@
 
 Like nbgrader's ``OverwriteCells``, every locked cell comes from the instructor's source,
 whatever the student did to it; solution cells and the student's own extra cells come
-from the submission. Public test cells are not run in the worker (the trusted side runs
-them), nor are cells tagged ``skip-when-grading``.
+from the submission. Of the instructor's code only the setup cells (``grade_id`` starting
+with ``setup``) run in the worker: public tests run on the trusted side, and demos and
+cells tagged ``skip-when-grading`` are for the student's own reading and runs.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def restore(submission: NotebookNode, source: NotebookNode) -> Restored:
     notes: list[str] = []
 
     def instructor(cell: NotebookNode, index: int) -> None:
-        if cell.cell_type != "code" or cells.is_public_test(cell) or cells.skip_when_grading(cell):
+        # Only setup cells: demos are for reading, cost time, and are never graded.
+        if cell.cell_type != "code" or not cells.is_setup(cell) or cells.skip_when_grading(cell):
             return
         out.append(WorkerCell(cell.source, cells.grade_id(cell), "instructor", index))
 

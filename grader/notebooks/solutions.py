@@ -20,12 +20,8 @@ from . import cells
 
 
 def reference_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    chosen = [c for c in nb.cells if c.cell_type == "code" and (
-        cells.is_code_solution(c)
-        or (cells.is_locked(c) and not cells.is_grade(c)
-            and (cells.grade_id(c) or "").startswith("setup")
-            and not cells.skip_when_grading(c)))]
-    return chosen
+    return [c for c in nb.cells if cells.is_code_solution(c)
+            or (cells.is_setup(c) and not cells.skip_when_grading(c))]
 
 
 _LOCK = threading.Lock()

@@ -216,6 +216,18 @@ class Worker:
             self.handles.pop(int(hid), None)
         self.send({"kind": "ok"}, None)
 
+    def op_stats(self, req: dict, tensors: dict) -> None:
+        """Resource use so far (informational: the trusted side never scores it)."""
+        import resource
+
+        import torch
+
+        stats = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            stats["cuda_max_reserved_mb"] = torch.cuda.max_memory_reserved() / 2**20
+            stats["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        self.send({"kind": "ok"}, stats)
+
     def op_describe(self, req: dict, tensors: dict) -> None:
         self.send({"kind": "ok"}, describe(self.handles[int(req["handle"])]))
 

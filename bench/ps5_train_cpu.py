@@ -21,7 +21,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grader.data.mnist import ensure_mnist, load_split
-from grader.notebooks.reference import load_reference
+from grader.notebooks.solutions import execute_reference
 
 
 def shift_images(images: torch.Tensor, max_shift: int, seed: int) -> torch.Tensor:
@@ -61,7 +61,7 @@ def main() -> int:
     train_images, train_labels = load_split(args.root, train=True)
     test_images, test_labels = load_split(args.root, train=False)
     with contextlib.redirect_stdout(sys.stderr):  # setup cells print; stdout is the JSON only
-        ref = load_reference("ps5_mnist_cnn")
+        ref = vars(execute_reference("ps5_mnist_cnn", quiet=False))
 
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     torch.manual_seed(args.seed)

@@ -64,12 +64,12 @@ def resolve_profile(device: str = "auto") -> Profile:
 
 
 def limits_for(profile: Profile, *, cuda_slot: str | None = None,
-               memory_fraction: float | None = None) -> Limits:
+               memory_fraction: float | None = None, threads: int | None = None) -> Limits:
     return Limits(
         hide_paths=_data_roots(),
         call_timeout_s=profile.call_timeout_s,
         notebook_timeout_s=profile.notebook_timeout_s,
-        threads=profile.threads,
+        threads=threads or profile.threads,
         cuda_device=(cuda_slot or "0") if profile.device == "cuda" else "",
         cuda_memory_fraction=memory_fraction,
     )

@@ -7,6 +7,7 @@ they are ready, so a rerun only grades what is missing or changed.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -57,7 +58,10 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
 
     def one(task: Task) -> GradeResult:
         digest = task.digest()
-        result = grade_notebook(task.notebook, assignment, device=device, course=course)
+        # Workers share the machine's cores: oversubscribed threads slow everyone down.
+        threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
+        result = grade_notebook(task.notebook, assignment, device=device, course=course,
+                                threads=threads)
         result.extra["submission_sha256"] = digest
         result.extra["student"] = task.student
         result.save(task.result_path)

@@ -136,7 +136,7 @@ def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str | Non
 def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                    course: Course | None = None, profile: config.Profile | None = None,
                    cuda_slot: str | None = None, memory_fraction: float | None = None,
-                   only: set[str] | None = None) -> GradeResult:
+                   only: set[str] | None = None, threads: int | None = None) -> GradeResult:
     """Grade one submission. ``only`` limits grading to some grade_ids (debugging, corpora)."""
     course = course or Course.from_env()
     path = Path(path)
@@ -156,7 +156,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
 
     restored = restore(submission, source_nb)
     result.notes.extend(restored.notes)
-    limits = config.limits_for(profile, cuda_slot=cuda_slot, memory_fraction=memory_fraction)
+    limits = config.limits_for(profile, cuda_slot=cuda_slot, memory_fraction=memory_fraction,
+                               threads=threads)
     session = Session([c.source for c in restored.cells], limits)
     runner = TestRunner()
     cell_errors = runner.cell_errors

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..course import REPO_ROOT
 from . import cells
 
 
@@ -24,22 +25,38 @@ def reference_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
             or (cells.is_setup(c) and not cells.skip_when_grading(c))]
 
 
+def source_notebook(ps_name_or_path: str | Path) -> Path:
+    """``source/<ps>/<ps>.ipynb`` of this repository for a name; a path as given."""
+    candidate = Path(ps_name_or_path)
+    if candidate.suffix == ".ipynb":
+        return candidate
+    return REPO_ROOT / "source" / str(ps_name_or_path) / f"{ps_name_or_path}.ipynb"
+
+
+def execute_reference(ps_name_or_path: str | Path, *, quiet: bool = True) -> types.ModuleType:
+    """Run the reference cells into a new module (a fresh state on every call)."""
+    path = source_notebook(ps_name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no source notebook at {path}")
+    nb = nbformat.read(path, as_version=4)
+    module = types.ModuleType(f"reference_{path.stem}")
+    module.__file__ = str(path)
+    out = io.StringIO() if quiet else None
+    with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
+        for cell in reference_cells(nb):
+            exec(compile(cell.source, f"{path}:{cells.grade_id(cell)}", "exec"), module.__dict__)
+    return module
+
+
 _LOCK = threading.Lock()
 
 
 def load_reference_module(path: str) -> types.ModuleType:
-    """Execute the reference cells of the notebook at ``path`` (cached per process)."""
+    """The reference module for the grader, executed once per process and then cached."""
     with _LOCK:  # redirect_stdout is process-wide; load one notebook at a time
-        return _load(path)
+        return _cached(path)
 
 
 @cache
-def _load(path: str) -> types.ModuleType:
-    nb = nbformat.read(path, as_version=4)
-    module = types.ModuleType(f"reference_{Path(path).stem}")
-    module.__file__ = path
-    with contextlib.redirect_stdout(io.StringIO()):  # setup cells print versions
-        for cell in reference_cells(nb):
-            code = compile(cell.source, f"{path}:{cells.grade_id(cell)}", "exec")
-            exec(code, module.__dict__)
-    return module
+def _cached(path: str) -> types.ModuleType:
+    return execute_reference(path)

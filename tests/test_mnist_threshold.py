@@ -1,4 +1,7 @@
-"""Issue 5 on the CPU profile: the threshold separates learning from memorising."""
+"""Issue 5 on the CPU profile: the threshold separates learning from memorising.
+
+(The reference passing the threshold is checked in test_grade_reference.py.)
+"""
 
 from __future__ import annotations
 
@@ -28,15 +31,6 @@ def grade(tmp_path: Path, name: str, replace: dict[str, str], only=None, profile
 
 def threshold_result(result):
     return next(t for t in result.tests if t.name == THRESHOLD)
-
-
-@pytest.mark.slow
-def test_reference_passes_the_threshold(tmp_path):
-    t = threshold_result(grade(tmp_path, "reference", {}, only={"train_model"}))
-    assert t.passed, t.output
-    assert t.extra["accuracy"] >= PROFILE.mnist_threshold
-    assert len(t.extra["confusion"]) == 10 and sum(map(sum, t.extra["confusion"])) == 10_000
-    assert "shifted" in t.output and "plain test digits" in t.output
 
 
 @pytest.mark.slow

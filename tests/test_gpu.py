@@ -1,0 +1,33 @@
+"""GPU runner checks (skipped where CUDA is absent; scripts/gpu_check.sh runs them there)."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from grader import config
+from grader.grade.runner import grade_notebook
+from grader.samples import build_submission
+from grader.sandbox.client import Worker
+
+pytestmark = pytest.mark.gpu
+
+
+def test_worker_gets_a_gpu_slot_and_a_memory_share():
+    limits = config.limits_for(config.PROFILES["gpu"], cuda_slot="0", memory_fraction=0.25)
+    with Worker(limits) as w:
+        w.exec_cells(["import torch, os\nx = torch.ones(1, device='cuda')"])
+        visible = w.call({"name": "os", "attr": "getenv"}, ("CUDA_VISIBLE_DEVICES",))
+        assert visible == "0"
+        total = w.call({"name": "torch", "attr": "cuda"}).get_device_properties(0).total_memory
+        runs = w.exec_cells([f"y = torch.empty({int(total * 0.5)}, dtype=torch.uint8, device='cuda')"])
+        assert not runs[0]["ok"], "a worker allocated more than its memory share"
+        assert "memory" in runs[0]["error"]["message"].lower()
+
+
+def test_reference_passes_on_the_gpu_profile(tmp_path):
+    path = tmp_path / "reference.ipynb"
+    nbformat.write(build_submission("ps5_mnist_cnn"), path)
+    result = grade_notebook(path, "ps5_mnist_cnn", device="cuda")
+    assert result.profile == "gpu"
+    assert result.score == result.max_score, [(t.name, t.output) for t in result.tests if not t.passed]

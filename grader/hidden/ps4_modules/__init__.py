@@ -1,0 +1,18 @@
+"""Hidden tests for ps4_modules: nn.Module, Dataset, DataLoader, a training loop, accuracy.
+
+Models, datasets and loaders stay in the worker and come back as ``RemoteObject`` proxies:
+their structure is read with ``ctx.session.describe``, their weights are set through
+``load_state_dict`` with the keys of their own ``state_dict``, and every number they
+produce is compared on the trusted side with the reference run here.
+
+``train_regression`` is checked on a plain ``nn.Linear`` and a ``DataLoader`` built in the
+worker from the notebook's locked setup cell (``nn``, ``TensorDataset``, ``DataLoader``),
+so a mistake in the student's model class or ``make_loader`` costs points only there.
+"""
+
+from __future__ import annotations
+
+from . import classifier, data, regression_model, training
+
+# The order in which the grader runs and reports the tests: the notebook's order.
+TESTS = [*regression_model.TESTS, *data.TESTS, *training.TESTS, *classifier.TESTS]

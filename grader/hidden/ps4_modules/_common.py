@@ -1,0 +1,74 @@
+"""Shared by the ps4_modules tests: the lecture's data and checks of the student's modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ...sandbox.client import RemoteObject
+from ..framework import Fail, describe_value
+
+MODULE = "torch.nn.modules.module.Module"
+LINEAR = "torch.nn.modules.linear.Linear"
+DATASET = "torch.utils.data.dataset.Dataset"
+
+# The lecture's exam scores (public: they are printed in the notebook).
+X_EXAM = torch.tensor([[73.0, 80.0, 75.0], [93.0, 88.0, 93.0], [89.0, 91.0, 90.0],
+                       [96.0, 98.0, 100.0], [73.0, 66.0, 70.0]])
+Y_EXAM = torch.tensor([[152.0], [185.0], [180.0], [196.0], [142.0]])
+
+
+def _randint(g: torch.Generator, lo: int, hi: int) -> int:
+    """A random int in [lo, hi]."""
+    return int(torch.randint(lo, hi + 1, (1,), generator=g))
+
+
+# ---------------------------------------------------------------- helpers: modules
+
+
+def _construct(ctx, cls: str, *args: Any) -> Any:
+    obj = getattr(ctx.student, cls)(*args)
+    if isinstance(obj, RemoteObject):
+        return obj
+    raise Fail(f"{cls}({', '.join(map(repr, args))}) should create a model object, "
+               f"but it gave {describe_value(obj)}")
+
+
+def _linear_layers(info: dict) -> list[str]:
+    return [name for name, kind in info.get("modules", []) if kind == LINEAR]
+
+
+def _check_module(ctx, obj: Any, cls: str, n_in: int, n_out: int, call: str) -> None:
+    """One nn.Module subclass holding exactly one nn.Linear(n_in, n_out) and nothing else."""
+    info = ctx.session.describe(obj)
+    if MODULE not in info.get("mro", []):
+        raise Fail(f"{cls} should be a subclass of nn.Module (class {cls}(nn.Module): ...)")
+    linears = _linear_layers(info)
+    if len(linears) != 1:
+        raise Fail(f"{call} should hold exactly one nn.Linear layer, but it holds {len(linears)}")
+    shapes = sorted(tuple(shape) for _, shape in info.get("parameters", []))
+    want = sorted([(n_out, n_in), (n_out,)])
+    if shapes != want:
+        raise Fail(f"{call} should have one weight of shape {(n_out, n_in)} and one bias of shape "
+                   f"{(n_out,)} (nn.Linear({n_in}, {n_out})), but its parameters have shapes "
+                   f"{[tuple(s) for _, s in info.get('parameters', [])]}")
+    if info.get("n_parameters") != n_in * n_out + n_out:
+        raise Fail(f"{call} should have {n_in * n_out + n_out} parameters, "
+                   f"not {info.get('n_parameters')}")
+
+
+def _load_weights(model: Any, W: torch.Tensor, b: torch.Tensor, what: str) -> None:
+    """Set the model's weight and bias through its own state_dict keys."""
+    state = model.state_dict()
+    keys = list(state)
+    shapes = {}
+    for key in keys:
+        value = state[key]
+        shapes[key] = tuple(value.shape) if isinstance(value, torch.Tensor) else None
+    weight = [k for k, s in shapes.items() if s == tuple(W.shape)]
+    bias = [k for k, s in shapes.items() if s == tuple(b.shape)]
+    if len(keys) != 2 or len(weight) != 1 or len(bias) != 1:
+        raise Fail(f"{what} should hold exactly one weight of shape {tuple(W.shape)} and one bias of "
+                   f"shape {tuple(b.shape)} (one nn.Linear layer), so known weights cannot be loaded")
+    model.load_state_dict({weight[0]: W.clone(), bias[0]: b.clone()})

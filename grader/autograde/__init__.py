@@ -8,6 +8,8 @@ hidden scores go in per ``grade_id`` and nbgrader generates the feedback HTML.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import warnings
 
@@ -43,7 +45,8 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
             failed += 1
             rows.append((task.student, "-", "-", "grader error"))
             continue
-        outcome = api.autograde(assignment, task.student, force=True, create=True)
+        with _kept_env("NBGRADER_EXECUTION"):
+            outcome = api.autograde(assignment, task.student, force=True, create=True)
         if not outcome.get("success"):
             failed += 1
             rows.append((task.student, result.score, result.max_score, "nbgrader autograde failed"))
@@ -74,3 +77,15 @@ def _ensure_assignment(api, assignment: str) -> None:
         if not outcome.get("success"):
             raise SystemExit(f"could not register {assignment} in the gradebook:\n{outcome.get('log')}")
 
+
+@contextlib.contextmanager
+def _kept_env(name: str):
+    """nbgrader 0.9's setenv deletes the variable on exit; put back what was there."""
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before

@@ -38,3 +38,11 @@ def test_pytorch_warnings_on_stderr_do_not_fail_a_test_cell():
     nb = nbformat.v4.new_notebook(cells=[cell])
     nb, _ = pre.preprocess(nb, {})
     assert determine_grade(nb.cells[0])[0] == 1
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "bash scripts/test.sh" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert any(line.strip().startswith("bash scripts/test.sh") for line in ci.splitlines())
+    assert "python -m pytest" in (ROOT / "scripts" / "test.sh").read_text()

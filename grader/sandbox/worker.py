@@ -64,7 +64,7 @@ class Worker:
         self.handles[hid] = value
         return wire.Handle(hid, _type_name(value))
 
-    def encoder(self, as_handle: bool = False) -> wire.Encoder:
+    def encoder(self) -> wire.Encoder:
         return wire.Encoder(on_other=lambda v: {"$handle": self.keep(v).hid, "type": _type_name(v)})
 
     def send(self, header: dict, value: Any = None, *, as_handle: bool = False,

@@ -73,6 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu", choices=sorted(config.PROFILES))
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--budget", type=float, help="override the profile's training budget")
     parser.add_argument("--models", nargs="*", default=["lecture_cnn", "mlp"])
@@ -82,10 +83,15 @@ def main() -> int:
     if args.budget:
         profile = dataclasses.replace(profile, train_budget_s=args.budget)
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [(m, s) for s in range(args.seeds) for m in args.models]
-        rows = list(pool.map(lambda job: run_one(*job, profile, Path(tmp)), jobs))
-    for r in rows:
-        print(json.dumps(r), file=sys.stderr)
+        jobs = [(m, s) for s in range(args.first_seed, args.first_seed + args.seeds)
+                for m in args.models]
+
+        def job(spec: tuple[str, int]) -> dict:
+            row = run_one(*spec, profile, Path(tmp))
+            print(json.dumps(row), file=sys.stderr, flush=True)  # usable even if stopped early
+            return row
+
+        rows = list(pool.map(job, jobs))
     suggestion = suggest(rows)
     out = {"profile": profile.name, "budget_s": profile.train_budget_s, "seeds": args.seeds,
            "rows": rows, "suggested": suggestion,

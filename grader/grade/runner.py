@@ -7,7 +7,6 @@ a ``TestResult`` with a message, and grading always reaches the last test.
 from __future__ import annotations
 
 import contextlib
-import io
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -51,6 +50,10 @@ class Context:
 
     def source(self, grade_id: str | None = None) -> str:
         return self.solutions.get(grade_id or self.test.grade_id, "")
+
+
+def _quiet_print(*args: Any, **kwargs: Any) -> None:
+    """Public tests print progress for students; in the grader it goes nowhere."""
 
 
 def _student_message(grade_id: str, exc: StudentError) -> str:
@@ -191,10 +194,10 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                 continue
 
             def body(src=cell.source, gid=gid):
-                with contextlib.redirect_stdout(io.StringIO()), \
-                        contextlib.redirect_stderr(io.StringIO()):
-                    exec(compile(src, f"<public test {gid}>", "exec"),
-                         {"__name__": "public_test", **public_ns})
+                # A local print, not redirect_stdout: that swaps sys.stdout for every thread
+                # of a parallel batch and can leave it pointing at a buffer.
+                exec(compile(src, f"<public test {gid}>", "exec"),
+                     {"__name__": "public_test", "print": _quiet_print, **public_ns})
 
             result.tests.append(runner.run(f"public: {gid}", gid, nbcells.points(cell), "public",
                                            body, target=target))

@@ -65,12 +65,17 @@ def resolve_profile(device: str = "auto") -> Profile:
 
 def limits_for(profile: Profile, *, cuda_slot: str | None = None,
                memory_fraction: float | None = None, threads: int | None = None) -> Limits:
+    cuda = profile.device == "cuda"
     return Limits(
+        # CUDA reserves address space the size of host plus device memory when it starts,
+        # so an address-space cap stops a GPU worker before it runs; its host memory is
+        # left to the OS sandbox (cgroups), the GPU memory to the per-process share.
+        memory_bytes=None if cuda else Limits.memory_bytes,
         hide_paths=_data_roots(),
         call_timeout_s=profile.call_timeout_s,
         notebook_timeout_s=profile.notebook_timeout_s,
         threads=threads or profile.threads,
-        cuda_device=(cuda_slot or "0") if profile.device == "cuda" else "",
+        cuda_device=(cuda_slot or "0") if cuda else "",
         cuda_memory_fraction=memory_fraction,
     )
 

@@ -95,6 +95,20 @@ def test_worker_cannot_import_the_grader_and_sees_only_its_folder(worker):
     assert "GRADER_HIDE_ROOT" not in keys and "GRADER_HIDDEN_SEED" not in keys
 
 
+def test_worker_keeps_packages_on_pythonpath_outside_the_course(tmp_path, monkeypatch):
+    # The GPU runner installs IPython and friends with `pip --target /tmp/site` and names
+    # that folder in PYTHONPATH next to the checkout: the worker needs the first, never the second.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "runner_extra.py").write_text("VALUE = 42\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), str(ROOT)]))
+    with Worker(Limits(call_timeout_s=20)) as w:
+        runs = w.exec_cells(["import runner_extra\nvalue = runner_extra.VALUE", "import grader"])
+        assert runs[0]["ok"], runs[0]
+        assert w.call({"name": "value", "attr": "__int__"}) == 42
+        assert runs[1]["error"]["type"] == "ModuleNotFoundError"
+
+
 def test_student_errors_keep_their_builtin_type(worker):
     worker.exec_cells(["def boom(x):\n    raise ValueError(f'bad {x}')"])
     with pytest.raises(ValueError) as info:

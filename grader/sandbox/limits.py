@@ -67,8 +67,30 @@ def worker_env(limits: Limits, workdir: str, course_root: str) -> dict[str, str]
         GRADER_HIDE_ROOT=course_root,
         CUBLAS_WORKSPACE_CONFIG=":4096:8",
     )
+    path = worker_python_path(course_root)
+    if path:
+        env["PYTHONPATH"] = path
     if limits.cuda_device is not None:
         env["CUDA_VISIBLE_DEVICES"] = limits.cuda_device
     if limits.cuda_memory_fraction is not None:
         env["GRADER_CUDA_MEMORY_FRACTION"] = f"{limits.cuda_memory_fraction:.4f}"
     return env
+
+
+def worker_python_path(course_root: str) -> str:
+    """The grader's own PYTHONPATH minus anything inside the course.
+
+    Some machines install packages outside the interpreter's prefix (the GPU runner puts
+    IPython and friends in ``--target /tmp/site`` and names it in PYTHONPATH); the worker
+    needs those too, but never an entry that leads back to the grader or the course.
+    """
+    root = os.path.realpath(course_root)
+    kept = []
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if not entry:
+            continue
+        real = os.path.realpath(entry)
+        if real == root or real.startswith(root + os.sep):
+            continue
+        kept.append(real)
+    return os.pathsep.join(dict.fromkeys(kept))

@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--student")
     a.add_argument("--jobs", type=int, default=1)
     a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    a.add_argument("--workers-per-gpu", type=int, metavar="N",
+                   help="on CUDA: at most N workers share one GPU, each with 1/N of its memory "
+                        "(default: the jobs spread evenly over the visible GPUs)")
     a.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     a.add_argument("--no-feedback", dest="feedback", action="store_false")
 

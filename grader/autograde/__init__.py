@@ -18,7 +18,7 @@ from ..course import Course, check_assignment
 
 def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: str = "auto",
          force: bool = False, feedback: bool = True, course: Course | None = None,
-         progress: bool = True) -> int:
+         progress: bool = True, workers_per_gpu: int | None = None) -> int:
     from ..report.table import render
     from .batch import find_tasks, grade_all
     from .collector import record_hidden_scores
@@ -34,7 +34,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
               + (f" for student {student}" if student else ""), file=sys.stderr)
         return 2
     results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force, course=course,
-                        progress=progress)
+                        progress=progress, workers_per_gpu=workers_per_gpu)
 
     api = make_api(course.root, autograde_config(course.results_dir(assignment)))
     _ensure_assignment(api, assignment)

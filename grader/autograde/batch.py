@@ -6,6 +6,7 @@ they are ready, so a rerun only grades what is missing or changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterable
@@ -15,7 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .. import config
 from ..course import Course
+from ..grade.gpu_slots import GpuSlots
 from ..grade.results import GradeResult
 from ..grade.runner import grade_notebook
 
@@ -52,16 +55,24 @@ def find_tasks(course: Course, assignment: str, students: Iterable[str] | None =
 
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
               force: bool = False, course: Course | None = None, progress: bool = True,
-              ) -> dict[str, GradeResult]:
+              workers_per_gpu: int | None = None) -> dict[str, GradeResult]:
+    """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share."""
     todo = [t for t in tasks if force or not t.is_done()]
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
+    profile = config.resolve_profile(device)
+    slots = GpuSlots.for_jobs(jobs, workers_per_gpu) if profile.device == "cuda" and todo else None
+    # Workers share the machine's cores: oversubscribed threads slow everyone down.
+    threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
 
     def one(task: Task) -> GradeResult:
         digest = task.digest()
-        # Workers share the machine's cores: oversubscribed threads slow everyone down.
-        threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
-        result = grade_notebook(task.notebook, assignment, device=device, course=course,
-                                threads=threads)
+        with slots.lease() if slots else contextlib.nullcontext() as slot:
+            result = grade_notebook(task.notebook, assignment, course=course, profile=profile,
+                                    threads=threads, cuda_slot=slot and slot.device,
+                                    memory_fraction=slot and slot.memory_fraction)
+        if slot:
+            result.extra["gpu_slot"] = {"device": slot.device, "share": slot.index,
+                                        "memory_fraction": slot.memory_fraction}
         result.extra["submission_sha256"] = digest
         result.extra["student"] = task.student
         result.save(task.result_path)

@@ -7,6 +7,7 @@ import pytest
 from conftest import ROOT, present_sets
 
 from grader.hidden import hidden_tests_for
+from grader.hidden.framework import Fail, score_fraction
 from grader.notebooks import cells
 
 
@@ -26,3 +27,11 @@ def test_hidden_test_names_are_unique_and_say_what_they_test(ps):
     assert len(names) == len(set(names))
     for t in hidden_tests_for(ps):
         assert t.name.startswith(f"{t.grade_id}: "), t.name
+
+
+def test_partial_credit_messages_keep_braces_from_student_values():
+    with pytest.raises(Fail) as info:
+        score_fraction(1, 4, "right for {passed} of {total}: got {'w': 1} and {1, 2}")
+    assert info.value.message == "right for 1 of 4: got {'w': 1} and {1, 2}"
+    assert info.value.fraction == 0.25
+    score_fraction(3, 3, "all {passed} right: {not a field}")  # nothing to report

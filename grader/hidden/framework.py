@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..sandbox.wire import Unsupported
+from . import static
 
 
 class Fail(Exception):
@@ -142,6 +143,24 @@ def unpack(value: Any, n: int, what: str) -> tuple:
 
 
 def score_fraction(passed: int, total: int, message: str) -> None:
-    """Fail with partial credit proportional to the sub-cases that passed."""
+    """Fail with partial credit proportional to the sub-cases that passed.
+
+    Only ``{passed}`` and ``{total}`` are filled in: hints appended to a message quote
+    student values (a dict, a set), and their braces must come through as they are.
+    """
     if passed < total:
-        raise Fail(message.format(passed=passed, total=total), passed / total)
+        text = message.replace("{passed}", str(passed)).replace("{total}", str(total))
+        raise Fail(text, passed / total)
+
+
+def by_hand(source: str, banned: dict[str, str], rule: str, *, missing: str | None = None) -> None:
+    """A static test's whole body: fail when the source uses a banned call.
+
+    ``rule`` says what the answer must do instead; the failure names each use and its line.
+    ``missing`` is the message for an empty answer cell, where one deserves its own words.
+    """
+    if missing is not None and not source.strip():
+        raise Fail(missing)
+    found = static.forbidden(source, banned)
+    if found:
+        raise Fail(f"{rule}, but it uses {static.summary(found)}")

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from .. import static
-from ..framework import Fail, Registry, describe_value, unpack
+from ..framework import Fail, Registry, by_hand, describe_value, unpack
 from ._common import (
     F32,
     F64,
@@ -32,6 +32,7 @@ from ._common import (
     _pick,
     _randint,
     _score,
+    _with_autograd_off,
 )
 
 registry = Registry()
@@ -282,26 +283,20 @@ def gradient_descent_no_grad(ctx) -> None:
     g = ctx.generator()
     ref = ctx.ref.gradient_descent
     cases = _random_fit_cases(g, (F64, F32))
-    try:
-        _random_fit_checks(ctx, ctx.student.gradient_descent.options(grad=False),
-                           "gradient_descent", cases, want_fn=lambda X, y, lr, s: ref(X, y, lr, s))
-    except Fail as f:
-        if "it raised" in f.message:
-            raise Fail("gradient_descent fails when autograd is switched off (torch.no_grad()): "
-                       "update W and b with the gradients from mse_gradients, without "
-                       "requires_grad or .backward()", f.fraction) from None
-        raise
+    _with_autograd_off(
+        lambda: _random_fit_checks(ctx, ctx.student.gradient_descent.options(grad=False),
+                                   "gradient_descent", cases,
+                                   want_fn=lambda X, y, lr, s: ref(X, y, lr, s)),
+        "gradient_descent fails when autograd is switched off (torch.no_grad()): update W and "
+        "b with the gradients from mse_gradients, without requires_grad or .backward()")
 
 
 @test("gradient_descent", 0.75, "gradient_descent: hand-written updates, no autograd (source check)",
       kind="static")
 def gradient_descent_static(ctx) -> None:
-    if not ctx.source().strip():
-        raise Fail("gradient_descent is missing")
-    found = static.forbidden(ctx.source(), static.AUTOGRAD)
-    if found:
-        raise Fail("gradient_descent must update W and b with your mse_gradients, without "
-                   f"autograd, but it uses {static.summary(found)}")
+    by_hand(ctx.source(), static.AUTOGRAD,
+            "gradient_descent must update W and b with your mse_gradients, without autograd",
+            missing="gradient_descent is missing")
 
 
 # ---------------------------------------------------------------- fit_with_autograd

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .. import static
-from ..framework import Fail, Registry, unpack
+from ..framework import Registry, by_hand, unpack
 from ._common import (
     _DIAGNOSABLE_N,
     F64,
@@ -28,6 +28,7 @@ from ._common import (
     _randint,
     _regression_case,
     _score,
+    _with_autograd_off,
 )
 
 registry = Registry()
@@ -133,23 +134,16 @@ def mse_gradients_no_grad(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), _randint(g, 1, 4), F64)
              for _ in range(2)]
-    try:
-        _gradient_cases(ctx, cases, "data sets under torch.no_grad()",
-                        fn=ctx.student.mse_gradients.options(grad=False))
-    except Fail as f:
-        if "it raised" in f.message:
-            raise Fail("mse_gradients fails when autograd is switched off (torch.no_grad()): "
-                       "compute the gradient from your formula, without requires_grad, "
-                       ".backward() or torch.autograd", f.fraction) from None
-        raise
+    _with_autograd_off(
+        lambda: _gradient_cases(ctx, cases, "data sets under torch.no_grad()",
+                                fn=ctx.student.mse_gradients.options(grad=False)),
+        "mse_gradients fails when autograd is switched off (torch.no_grad()): compute the "
+        "gradient from your formula, without requires_grad, .backward() or torch.autograd")
 
 
 @test("mse_gradients", 0.75, "mse_gradients: derived by hand, no autograd (source check)",
       kind="static")
 def mse_gradients_static(ctx) -> None:
-    if not ctx.source().strip():
-        raise Fail("mse_gradients is missing")
-    found = static.forbidden(ctx.source(), static.AUTOGRAD)
-    if found:
-        raise Fail("mse_gradients must compute the gradient from the formula, without autograd, "
-                   f"but it uses {static.summary(found)}")
+    by_hand(ctx.source(), static.AUTOGRAD,
+            "mse_gradients must compute the gradient from the formula, without autograd",
+            missing="mse_gradients is missing")

@@ -10,7 +10,7 @@ import torch
 
 from ...sandbox.client import StudentError
 from .. import static
-from ..framework import Fail, Registry, describe_value
+from ..framework import Fail, Registry, by_hand, describe_value
 from ._common import KEYS, _matches, _randint, _random_params, _ref_forward
 
 registry = Registry()
@@ -210,6 +210,4 @@ def backward_no_grad(ctx) -> None:
 
 @test("backward", 1, "backward: no autograd in the source", kind="static")
 def backward_no_autograd(ctx) -> None:
-    found = static.forbidden(ctx.source(), static.AUTOGRAD)
-    if found:
-        raise Fail(f"backward must compute the gradients by hand, but it uses {static.summary(found)}")
+    by_hand(ctx.source(), static.AUTOGRAD, "backward must compute the gradients by hand")

@@ -13,6 +13,7 @@ threshold in every seed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import statistics
@@ -26,17 +27,21 @@ import nbformat
 
 from grader import config
 from grader.baselines import baseline
+from grader.grade.gpu_slots import GpuSlot, GpuSlots
 from grader.grade.runner import grade_notebook
 from grader.samples import build_submission
 
 PS = "ps5_mnist_cnn"
 
 
-def run_one(name: str, seed: int, profile: config.Profile, workdir: Path) -> dict:
+def run_one(name: str, seed: int, profile: config.Profile, workdir: Path,
+            slot: GpuSlot | None = None, threads: int | None = None) -> dict:
     path = workdir / f"{name}-{seed}.ipynb"
     nbformat.write(build_submission(PS, replace=baseline(name, seed)), path)
     started = time.perf_counter()
-    result = grade_notebook(path, PS, profile=profile, only={"train_model"})
+    result = grade_notebook(path, PS, profile=profile, only={"train_model"}, threads=threads,
+                            cuda_slot=slot and slot.device,
+                            memory_fraction=slot and slot.memory_fraction)
     test = next(t for t in result.tests if "threshold" in t.name)
     extra = test.extra
     return {"model": name, "seed": seed, "accuracy": extra.get("accuracy"),
@@ -56,6 +61,22 @@ def suggest(rows: list[dict]) -> dict:
             "cnn_pass": sum(a >= threshold for a in cnn), "cnn_runs": len(cnn),
             "mlp_below": sum(a < threshold for a in mlp), "mlp_runs": len(mlp),
             "separates": max(mlp) < threshold}
+
+
+def calibrate(profile: config.Profile, models: list[str], seeds, jobs: int = 1,
+              threads: int | None = None) -> list[dict]:
+    """Grade every (model, seed) ``jobs`` at a time; on CUDA the jobs share the GPUs as in grading."""
+    slots = GpuSlots.for_jobs(jobs) if profile.device == "cuda" else None
+    specs = [(m, s) for s in seeds for m in models]
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, jobs)) as pool:
+
+        def job(spec: tuple[str, int]) -> dict:
+            with slots.lease() if slots else contextlib.nullcontext() as slot:
+                row = run_one(*spec, profile, Path(tmp), slot, threads)
+            print(json.dumps(row), file=sys.stderr, flush=True)  # usable even if stopped early
+            return row
+
+        return list(pool.map(job, specs))
 
 
 def markdown(rows: list[dict], profile: config.Profile, suggestion: dict) -> str:
@@ -82,16 +103,8 @@ def main() -> int:
     profile = config.PROFILES[args.profile]
     if args.budget:
         profile = dataclasses.replace(profile, train_budget_s=args.budget)
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [(m, s) for s in range(args.first_seed, args.first_seed + args.seeds)
-                for m in args.models]
-
-        def job(spec: tuple[str, int]) -> dict:
-            row = run_one(*spec, profile, Path(tmp))
-            print(json.dumps(row), file=sys.stderr, flush=True)  # usable even if stopped early
-            return row
-
-        rows = list(pool.map(job, jobs))
+    rows = calibrate(profile, args.models, range(args.first_seed, args.first_seed + args.seeds),
+                     args.jobs)
     suggestion = suggest(rows)
     out = {"profile": profile.name, "budget_s": profile.train_budget_s, "seeds": args.seeds,
            "rows": rows, "suggested": suggestion,

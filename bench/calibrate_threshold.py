@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from grader import config
 from grader.baselines import baseline
 from grader.grade.gpu_slots import GpuSlot, GpuSlots
 from grader.grade.runner import grade_notebook
+from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST
 from grader.samples import build_submission
 
 PS = "ps5_mnist_cnn"
@@ -39,10 +41,10 @@ def run_one(name: str, seed: int, profile: config.Profile, workdir: Path,
     path = workdir / f"{name}-{seed}.ipynb"
     nbformat.write(build_submission(PS, replace=baseline(name, seed)), path)
     started = time.perf_counter()
-    result = grade_notebook(path, PS, profile=profile, only={"train_model"}, threads=threads,
+    result = grade_notebook(path, PS, profile=profile, only={THRESHOLD_TEST}, threads=threads,
                             cuda_slot=slot and slot.device,
                             memory_fraction=slot and slot.memory_fraction)
-    test = next(t for t in result.tests if "threshold" in t.name)
+    test = next(t for t in result.tests if t.name == THRESHOLD_TEST)
     extra = test.extra
     return {"model": name, "seed": seed, "accuracy": extra.get("accuracy"),
             "plain_accuracy": extra.get("plain_accuracy"), "train_seconds": extra.get("train_seconds"),
@@ -64,16 +66,23 @@ def suggest(rows: list[dict]) -> dict:
 
 
 def calibrate(profile: config.Profile, models: list[str], seeds, jobs: int = 1,
-              threads: int | None = None) -> list[dict]:
-    """Grade every (model, seed) ``jobs`` at a time; on CUDA the jobs share the GPUs as in grading."""
+              threads: int | None = None, on_row: Callable[[dict], object] | None = None,
+              ) -> list[dict]:
+    """Grade every (model, seed) ``jobs`` at a time; on CUDA the jobs share the GPUs as in grading.
+
+    Each row goes to ``on_row`` the moment it is ready (default: a JSON line on stderr), so
+    a calibration stopped early still leaves what it measured.
+    """
     slots = GpuSlots.for_jobs(jobs) if profile.device == "cuda" else None
     specs = [(m, s) for s in seeds for m in models]
+    report = on_row or (lambda row: print(json.dumps(row), file=sys.stderr, flush=True))
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, jobs)) as pool:
 
         def job(spec: tuple[str, int]) -> dict:
             with slots.lease() if slots else contextlib.nullcontext() as slot:
                 row = run_one(*spec, profile, Path(tmp), slot, threads)
-            print(json.dumps(row), file=sys.stderr, flush=True)  # usable even if stopped early
+            row["budget_s"] = profile.train_budget_s
+            report(row)
             return row
 
         return list(pool.map(job, specs))

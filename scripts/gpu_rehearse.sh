@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Rehearse scripts/gpu_check.sh HERE, on the CPU, before spending device time on it.
-# The environment is shaped like the GPU runner's: a fresh venv holding only what the
-# runner has (torch, torchvision, numpy, safetensors, pytest, tqdm, matplotlib; no nbgrader,
-# no Jupyter stack), the execution-stack wheels carried in for this Python, the data
-# unpacked from .gpu/mnist.tgz, and small budgets so that it ends in minutes.
+# The environment is shaped like the GPU runner's: a fresh venv holding only packages the
+# runner has (torch, torchvision, numpy, safetensors, pytest, tqdm, matplotlib and the
+# small ones the execution stack leans on, such as attrs and pygments; no nbgrader, no
+# Jupyter stack), the execution-stack wheels carried in for this Python, the data unpacked
+# from .gpu/mnist.tgz, and small budgets so that it ends in minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${REHEARSAL_VENV:-/tmp/runner-venv}
 PYVER=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 if [ ! -x "$VENV/bin/python3" ]; then
   python3 -m venv "$VENV"
+  # The runner's package list: /work/.library/device/KINDS.md ("Python packages already there").
   "$VENV/bin/python3" -m pip install -q torch==2.14.1 torchvision==0.29.1 numpy safetensors \
-    pytest tqdm matplotlib
+    pytest tqdm matplotlib attrs pygments packaging typing_extensions psutil pyyaml \
+    python-dateutil six
 fi
 if "$VENV/bin/python3" -c "import nbgrader" 2>/dev/null || "$VENV/bin/python3" -c "import IPython" 2>/dev/null; then
   echo "the rehearsal venv $VENV must not hold nbgrader or IPython (the runner has neither)" >&2

@@ -109,6 +109,18 @@ def test_worker_keeps_packages_on_pythonpath_outside_the_course(tmp_path, monkey
         assert runs[1]["error"]["type"] == "ModuleNotFoundError"
 
 
+def test_worker_env_keeps_the_machines_loader_path_but_not_the_graders_settings(monkeypatch):
+    from grader.sandbox.limits import worker_env
+
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/usr/local/nvidia/lib64")  # where GPU images put libcuda
+    monkeypatch.setenv("GRADER_EVAL_SEED", "99")
+    monkeypatch.setenv("NBGRADER_DB_URL", "sqlite:///gradebook.db")
+    env = worker_env(Limits(cuda_device="1", cuda_memory_fraction=0.125), "/tmp/w", str(ROOT))
+    assert env["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64"
+    assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["GRADER_CUDA_MEMORY_FRACTION"] == "0.1250"
+    assert not {"GRADER_EVAL_SEED", "NBGRADER_DB_URL"} & set(env)
+
+
 def test_student_errors_keep_their_builtin_type(worker):
     worker.exec_cells(["def boom(x):\n    raise ValueError(f'bad {x}')"])
     with pytest.raises(ValueError) as info:

@@ -322,8 +322,10 @@ def train_small_task(ctx) -> None:
         raise Fail("; ".join(parts), 0.5 if accuracy >= 0.5 and not late else 0.0)
 
 
-@test("train_model", 7, "train_model: accuracy on held-out digits (the MNIST threshold)",
-      timeout_s=None)
+THRESHOLD_TEST = "train_model: accuracy on held-out digits (the MNIST threshold)"
+
+
+@test("train_model", 7, THRESHOLD_TEST, timeout_s=None)
 def mnist_threshold(ctx) -> None:
     from ..data.mnist import load_split
 

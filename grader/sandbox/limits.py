@@ -51,7 +51,10 @@ class Limits:
 
 def worker_env(limits: Limits, workdir: str, course_root: str) -> dict[str, str]:
     """A minimal environment: nothing of the grader's own configuration leaks in."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
+    # The loader path and CUDA's own variables are the machine's, not the grader's: GPU
+    # images often find the driver's libcuda through LD_LIBRARY_PATH alone.
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "LD_LIBRARY_PATH", "CUDA_HOME",
+            "CUDA_PATH", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     threads = str(max(1, limits.threads))
     env.update(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from conftest import ROOT
 
-from grader.notebooks.solutions import load_reference_module
+from grader.notebooks.solutions import execute_reference, load_reference_module
 
 
 def ref(ps: str):
@@ -81,3 +83,11 @@ def test_conv2d_single_matches_f_conv2d(seed):
     assert got.shape == want.shape
     assert torch.allclose(got, want, atol=1e-5)
     assert m.conv_output_size(h, kh, stride, padding) == want.shape[0]
+
+
+def test_loading_the_references_prints_nothing_and_leaves_sys_stdout_alone(capsys):
+    stdout = sys.stdout
+    execute_reference("ps1_tensors", quiet=False)
+    assert "torch" in capsys.readouterr().out  # the setup cell does print for students
+    execute_reference("ps1_tensors")
+    assert capsys.readouterr().out == "" and sys.stdout is stdout

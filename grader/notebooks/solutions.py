@@ -7,8 +7,6 @@ Nothing here ever runs student code.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import threading
 import types
 from functools import cache
@@ -41,11 +39,17 @@ def execute_reference(ps_name_or_path: str | Path, *, quiet: bool = True) -> typ
     nb = nbformat.read(path, as_version=4)
     module = types.ModuleType(f"reference_{path.stem}")
     module.__file__ = str(path)
-    out = io.StringIO() if quiet else None
-    with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
-        for cell in reference_cells(nb):
-            exec(compile(cell.source, f"{path}:{cells.grade_id(cell)}", "exec"), module.__dict__)
+    if quiet:
+        # A module-level print, not redirect_stdout: that would swap sys.stdout for every
+        # thread of a parallel batch while the notebook runs.
+        module.print = _discard
+    for cell in reference_cells(nb):
+        exec(compile(cell.source, f"{path}:{cells.grade_id(cell)}", "exec"), module.__dict__)
     return module
+
+
+def _discard(*args: object, **kwargs: object) -> None:
+    """What the reference's setup cells print is for students, not for the grader's log."""
 
 
 _LOCK = threading.Lock()
@@ -53,7 +57,7 @@ _LOCK = threading.Lock()
 
 def load_reference_module(path: str) -> types.ModuleType:
     """The reference module for the grader, executed once per process and then cached."""
-    with _LOCK:  # redirect_stdout is process-wide; load one notebook at a time
+    with _LOCK:  # concurrent first calls from a batch's threads execute the notebook once
         return _cached(path)
 
 

@@ -126,6 +126,8 @@ def summarize(name: str, result: GradeResult, wall: float) -> dict:
             "train_seconds": facts.get("train_seconds"), "wall_seconds": round(wall, 2),
             "slowest_tests": {t.name: round(t.seconds, 2) for t in slowest},
             "outside_tests_seconds": round(wall - sum(t.seconds for t in result.tests), 2),
+            "worker_ready_seconds": result.extra.get("worker_ready_seconds"),
+            "notebook_seconds": result.extra.get("notebook_seconds"),
             "worker": result.extra.get("worker_stats", {}),
             "isolated": result.extra.get("worker_isolated"), "notes": result.notes[:3]}
 

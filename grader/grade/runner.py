@@ -241,6 +241,9 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
     finally:
         session.close()
     result.extra["worker_starts"] = session.starts
+    if session.ready_s is not None:  # where the time went, for benchmarks and the GPU check
+        result.extra["worker_ready_seconds"] = round(session.ready_s, 2)
+        result.extra["notebook_seconds"] = round(session.started_s, 2)
     result.extra["worker_isolated"] = session.isolated
     result.execution_time = time.perf_counter() - started
     return result

@@ -35,6 +35,7 @@ class Session:
         self.isolated = False
         self.defined: set[str] = set()
         self.started_s = 0.0
+        self.ready_s: float | None = None  # first start: until the worker answers a ping
 
     def start(self) -> None:
         """Start a worker and run the notebook's cells, one request per cell.
@@ -54,6 +55,8 @@ class Session:
             runs: list[dict] = []
             try:
                 self.worker.ping(timeout=self.startup_timeout_s)
+                if self.ready_s is None:  # process, imports, CUDA context: paid once per start
+                    self.ready_s = time.perf_counter() - t0
                 deadline = time.monotonic() + self.limits.notebook_timeout_s
                 for i, source in enumerate(self.sources):
                     if i in self.bad_cells:

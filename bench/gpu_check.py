@@ -106,6 +106,16 @@ class GpuMemorySampler:
             self._thread.join(timeout=10)
 
 
+def gpu_name() -> str:
+    """The card's name without a CUDA context here: this process must not show up as a worker."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return out or "CUDA device (nvidia-smi unavailable)"
+
+
 def submissions(workdir: Path) -> dict[str, Path]:
     cases = {"reference": {}, "lecture_cnn": {"replace": baseline("lecture_cnn")},
              "mlp": {"replace": baseline("mlp")}, "blank": {"answers": "blank"}}
@@ -177,7 +187,7 @@ def main() -> int:
     devices = visible_devices() if args.device == "cuda" else []
     report = Report(args.out)
     report.emit("setup", {
-        "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
+        "device": gpu_name() if args.device == "cuda" else "cpu",
         "gpus": devices, "cpus": os.cpu_count(), "torch": torch.__version__,
         "python": sys.version.split()[0], "profile": profile.name,
         "budget_s": profile.train_budget_s, "quick_budget_s": profile.quick_budget_s,

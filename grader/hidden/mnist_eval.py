@@ -57,7 +57,7 @@ def confusion_png(confusion: list[list[int]], title: str) -> bytes:
     fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=110)
     counts = torch.tensor(confusion, dtype=torch.float)
     rates = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
-    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    im = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)  # matplotlib wants arrays
     for i in range(10):
         for j in range(10):
             if counts[i, j] and (i != j or rates[i, j] < 0.995):

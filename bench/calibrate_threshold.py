@@ -13,7 +13,6 @@ threshold in every seed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import statistics
@@ -28,7 +27,7 @@ import nbformat
 
 from grader import config
 from grader.baselines import baseline
-from grader.grade.gpu_slots import GpuSlot, GpuSlots
+from grader.grade.gpu_slots import GpuSlot, GpuSlots, leased
 from grader.grade.runner import grade_notebook
 from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST
 from grader.samples import build_submission
@@ -42,8 +41,7 @@ def run_one(name: str, seed: int, profile: config.Profile, workdir: Path,
     nbformat.write(build_submission(PS, replace=baseline(name, seed)), path)
     started = time.perf_counter()
     result = grade_notebook(path, PS, profile=profile, only={THRESHOLD_TEST}, threads=threads,
-                            cuda_slot=slot and slot.device,
-                            memory_fraction=slot and slot.memory_fraction)
+                            gpu=slot)
     test = next(t for t in result.tests if t.name == THRESHOLD_TEST)
     extra = test.extra
     return {"model": name, "seed": seed, "accuracy": extra.get("accuracy"),
@@ -79,7 +77,7 @@ def calibrate(profile: config.Profile, models: list[str], seeds, jobs: int = 1,
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max(1, jobs)) as pool:
 
         def job(spec: tuple[str, int]) -> dict:
-            with slots.lease() if slots else contextlib.nullcontext() as slot:
+            with leased(slots) as slot:
                 row = run_one(*spec, profile, Path(tmp), slot, threads)
             row["budget_s"] = profile.train_budget_s
             report(row)

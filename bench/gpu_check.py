@@ -38,7 +38,7 @@ from calibrate_threshold import PS, calibrate, suggest
 
 from grader import config
 from grader.baselines import baseline
-from grader.grade.gpu_slots import GpuSlots, visible_devices
+from grader.grade.gpu_slots import GpuSlots, leased, visible_devices
 from grader.grade.results import GradeResult
 from grader.grade.runner import grade_notebook
 from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST
@@ -145,16 +145,12 @@ def summarize(name: str, result: GradeResult, wall: float) -> dict:
 def grade_packed(path: Path, profile: config.Profile, n: int, devices: list[str]) -> tuple[list[dict], float]:
     """N gradings of one notebook at once, each worker holding its own share of the GPU."""
     slots = GpuSlots(devices, per_gpu=n) if devices else None
-    threads = max(1, (os.cpu_count() or 2) // n)
+    threads = config.threads_per_worker(n)
 
     def one(i: int) -> dict:
         start = time.perf_counter()
-        if slots:
-            with slots.lease() as slot:
-                result = grade_notebook(path, PS, profile=profile, threads=threads,
-                                        cuda_slot=slot.device, memory_fraction=slot.memory_fraction)
-        else:
-            result = grade_notebook(path, PS, profile=profile, threads=threads)
+        with leased(slots) as slot:
+            result = grade_notebook(path, PS, profile=profile, threads=threads, gpu=slot)
         return summarize(f"{path.stem}#{i}", result, time.perf_counter() - start)
 
     start = time.perf_counter()
@@ -223,7 +219,7 @@ def main() -> int:
         rows = calibrate(dataclasses.replace(profile, train_budget_s=budget),
                          ["lecture_cnn", "mlp"], range(args.calibration_seeds),
                          args.calibration_jobs,
-                         threads=max(1, (os.cpu_count() or 2) // args.calibration_jobs),
+                         threads=config.threads_per_worker(args.calibration_jobs),
                          on_row=lambda row: report.emit("calibration", row))
         summary = report.emit("calibration_summary", {
             "budget_s": budget, "seeds_per_model": args.calibration_seeds,

@@ -66,6 +66,11 @@ def resolve_profile(device: str = "auto") -> Profile:
     return PROFILES["gpu" if device == "cuda" else "cpu"]
 
 
+def threads_per_worker(jobs: int) -> int:
+    """Torch threads for each of ``jobs`` concurrent workers: oversubscribing slows everyone."""
+    return max(1, (os.cpu_count() or 2) // max(1, jobs))
+
+
 def limits_for(profile: Profile, *, cuda_slot: str | None = None,
                memory_fraction: float | None = None, threads: int | None = None) -> Limits:
     cuda = profile.device == "cuda"

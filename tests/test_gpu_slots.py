@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from grader import config
-from grader.grade.gpu_slots import HEADROOM, GpuSlots, visible_devices
+from grader.grade.gpu_slots import HEADROOM, GpuSlots, leased, visible_devices
 
 
 def test_shares_spread_round_robin_over_the_cards():
@@ -54,6 +54,18 @@ def test_concurrent_leases_never_share_a_slot_and_the_next_one_waits():
         lease.__exit__(None, None, None)
     with slots.lease(timeout=0.05) as slot:  # all four came back
         assert slot.device == "0"
+
+
+def test_leased_is_a_share_on_cuda_and_nothing_on_the_cpu():
+    with leased(None) as slot:
+        assert slot is None
+    slots = GpuSlots(["0"], per_gpu=1)
+    with leased(slots) as slot:
+        assert slot is slots.slots[0]
+        with pytest.raises(queue.Empty):
+            slots.lease(timeout=0.05).__enter__()
+    with slots.lease(timeout=0.05):  # given back
+        pass
 
 
 def test_jobs_spread_evenly_unless_capped():

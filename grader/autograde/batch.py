@@ -6,9 +6,7 @@ they are ready, so a rerun only grades what is missing or changed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from tqdm import tqdm
 
 from .. import config
 from ..course import Course
-from ..grade.gpu_slots import GpuSlots
+from ..grade.gpu_slots import GpuSlots, leased
 from ..grade.results import GradeResult
 from ..grade.runner import grade_notebook
 
@@ -61,18 +59,13 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
     profile = config.resolve_profile(device)
     slots = GpuSlots.for_jobs(jobs, workers_per_gpu) if profile.device == "cuda" and todo else None
-    # Workers share the machine's cores: oversubscribed threads slow everyone down.
-    threads = max(1, (os.cpu_count() or 2) // max(1, jobs))
+    threads = config.threads_per_worker(jobs)
 
     def one(task: Task) -> GradeResult:
         digest = task.digest()
-        with slots.lease() if slots else contextlib.nullcontext() as slot:
+        with leased(slots) as slot:
             result = grade_notebook(task.notebook, assignment, course=course, profile=profile,
-                                    threads=threads, cuda_slot=slot and slot.device,
-                                    memory_fraction=slot and slot.memory_fraction)
-        if slot:
-            result.extra["gpu_slot"] = {"device": slot.device, "share": slot.index,
-                                        "memory_fraction": slot.memory_fraction}
+                                    threads=threads, gpu=slot)
         result.extra["submission_sha256"] = digest
         result.extra["student"] = task.student
         result.save(task.result_path)

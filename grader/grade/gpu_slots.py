@@ -69,6 +69,16 @@ class GpuSlots:
             self._free.put(slot)
 
 
+@contextmanager
+def leased(slots: GpuSlots | None) -> Iterator[GpuSlot | None]:
+    """A share from ``slots`` for the duration, or None when grading on the CPU."""
+    if slots is None:
+        yield None
+    else:
+        with slots.lease() as slot:
+            yield slot
+
+
 def visible_devices() -> list[str]:
     """The cards this process may hand out, as the names CUDA_VISIBLE_DEVICES uses."""
     named = os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -24,6 +24,7 @@ from ..notebooks import cells as nbcells
 from ..notebooks.restore import restore
 from ..notebooks.solutions import load_reference_module
 from ..sandbox.client import StudentError, WorkerFault, WorkerTimeout
+from .gpu_slots import GpuSlot
 from .results import CellRun, GradeResult, TestResult
 from .session import Session, StudentNamespace
 
@@ -138,8 +139,8 @@ def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str | Non
 
 def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                    course: Course | None = None, profile: config.Profile | None = None,
-                   cuda_slot: str | None = None, memory_fraction: float | None = None,
-                   only: set[str] | None = None, threads: int | None = None) -> GradeResult:
+                   gpu: GpuSlot | None = None, only: set[str] | None = None,
+                   threads: int | None = None) -> GradeResult:
     """Grade one submission.
 
     ``only`` limits grading to some grade_ids or hidden-test names (debugging, corpora,
@@ -164,8 +165,11 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
 
     restored = restore(submission, source_nb)
     result.notes.extend(restored.notes)
-    limits = config.limits_for(profile, cuda_slot=cuda_slot, memory_fraction=memory_fraction,
-                               threads=threads)
+    limits = config.limits_for(profile, cuda_slot=gpu and gpu.device,
+                               memory_fraction=gpu and gpu.memory_fraction, threads=threads)
+    if gpu is not None:
+        result.extra["gpu_slot"] = {"device": gpu.device, "share": gpu.index,
+                                    "memory_fraction": gpu.memory_fraction}
     session = Session([c.source for c in restored.cells], limits)
     runner = TestRunner()
     cell_errors = runner.cell_errors

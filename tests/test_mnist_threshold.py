@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 from fixtures import ps5_cheats
 
 from grader import config
@@ -65,3 +66,14 @@ def test_a_budget_ignorer_is_stopped_and_the_rest_still_graded(tmp_path):
     assert t.score == 0 and "ignored its time budget" in t.output
     others = [x for x in result.tests if x.grade_id not in ("train_model", "test_train_model")]
     assert others and all(x.passed for x in others), [(x.name, x.output) for x in others if not x.passed]
+
+
+def test_the_evaluation_set_is_read_and_shifted_once_per_process():
+    from grader.hidden.mnist_eval import evaluation_data, shift_images
+
+    first = evaluation_data(1234, config.MNIST_MAX_SHIFT)
+    assert evaluation_data(1234, config.MNIST_MAX_SHIFT) is first  # a batch reuses it
+    assert first.train_x.shape == (60000, 28, 28) and first.test_x.shape == (10000, 28, 28)
+    assert torch.equal(first.eval_x, shift_images(first.test_x, 1234, config.MNIST_MAX_SHIFT))
+    other = evaluation_data(99, config.MNIST_MAX_SHIFT)
+    assert not torch.equal(other.eval_x, first.eval_x)  # the seed decides the shifts

@@ -16,7 +16,7 @@ from ..course import Course
 from ..sandbox.client import WorkerTimeout
 from . import static
 from .framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
-from .mnist_eval import as_model_input, confusion_png, evaluate, shift_images
+from .mnist_eval import as_model_input, confusion_png, evaluate, evaluation_data
 
 registry = Registry()
 TESTS = registry.tests
@@ -327,17 +327,15 @@ THRESHOLD_TEST = "train_model: accuracy on held-out digits (the MNIST threshold)
 
 @test("train_model", 7, THRESHOLD_TEST, timeout_s=None)
 def mnist_threshold(ctx) -> None:
-    from ..data.mnist import load_split
-
     profile = ctx.profile
+    seed, secret = config.eval_seed(Course.from_env().root)
     try:
-        train_x, train_y = load_split(None, train=True)
-        test_x, test_y = load_split(None, train=False)
+        data = evaluation_data(seed, config.MNIST_MAX_SHIFT)
     except Exception as exc:
         raise Fail(f"the grader could not load MNIST ({type(exc).__name__}); "
                    "the instructor must run `python -m grader fetch-data`") from None
-    seed, secret = config.eval_seed(Course.from_env().root)
-    eval_x = shift_images(test_x, seed, config.MNIST_MAX_SHIFT)
+    train_x, train_y, test_x, test_y = data.train_x, data.train_y, data.test_x, data.test_y
+    eval_x = data.eval_x
 
     budget = profile.train_budget_s
     model = ctx.student.build_model.options(as_handle=True)()

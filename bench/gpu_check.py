@@ -139,7 +139,7 @@ def summarize(name: str, result: GradeResult, wall: float) -> dict:
             "worker_ready_seconds": result.extra.get("worker_ready_seconds"),
             "notebook_seconds": result.extra.get("notebook_seconds"),
             "worker": result.extra.get("worker_stats", {}),
-            "isolated": result.extra.get("worker_isolated"), "notes": result.notes[:3]}
+            "sandboxed": result.extra.get("sandboxed"), "notes": result.notes[:3]}
 
 
 def grade_packed(path: Path, profile: config.Profile, n: int, devices: list[str]) -> tuple[list[dict], float]:

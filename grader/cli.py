@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     g.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 below this percentage")
     g.add_argument("--quiet", action="store_true")
+    g.add_argument("--unsandboxed", action="store_true",
+                   help="run the worker without bubblewrap even where it is available "
+                        "(the result says so); without bubblewrap this happens anyway, loudly")
 
     a = sub.add_parser("autograde", help="grade submitted/ into the gradebook, autograded/, feedback/")
     a.add_argument("assignment", choices=PROBLEM_SETS)
@@ -32,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: the jobs spread evenly over the visible GPUs)")
     a.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     a.add_argument("--no-feedback", dest="feedback", action="store_false")
+    a.add_argument("--unsandboxed", action="store_true",
+                   help="grade without the bubblewrap sandbox (student code can then read and "
+                        "change this machine's files); refused by default where it is missing")
 
     d = sub.add_parser("fetch-data", help="make MNIST available (verified) under the data root")
     d.add_argument("--root", type=Path, help="data root (default: $GRADER_DATA_ROOT or ./data)")
@@ -47,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the main job: data, release, sample submissions, grade table")
     m.add_argument("--jobs", type=int, default=2)
     m.add_argument("--assignments", nargs="*", choices=PROBLEM_SETS)
+    m.add_argument("--unsandboxed", action="store_true", help="as for autograde")
     return p
 
 

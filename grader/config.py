@@ -1,13 +1,16 @@
-"""Grading settings in one place: profiles, limits, the MNIST threshold.
+"""Grading settings in one place: profiles, the MNIST threshold.
 
-Profiles differ only in how much time and which device a submission gets. The MNIST
+Profiles differ only in how much time and which device a submission gets. Every timeout
+and resource limit of a worker is a field of ``sandbox.limits.Limits``; a profile holds
+one ``Limits`` and ``limits_for`` adapts it to one worker (GPU slot, threads, sandbox). The MNIST
 threshold numbers come from ``bench/calibrate_threshold.py`` (see docs/threshold.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .sandbox.limits import Limits
 
@@ -23,20 +26,22 @@ class Profile:
     quick_budget_s: float           # ps5: the budget of the small "learns an easy task" run
     mnist_threshold: float          # ps5: accuracy on the evaluation set for full points
     mnist_floor: float              # ps5: partial credit grows linearly from here
-    call_timeout_s: float = 60.0
-    notebook_timeout_s: float = 300.0
-    threads: int = 2
+    limits: Limits = field(default_factory=Limits)  # every timeout and resource limit
+
+    def with_limits(self, **changes) -> Profile:
+        """This profile with some limits changed (tests, benchmarks): ``with_limits(call_timeout_s=5)``."""
+        return dataclasses.replace(self, limits=dataclasses.replace(self.limits, **changes))
 
 
 # Threshold and floor per profile come from bench/calibrate_threshold.py (docs/threshold.md):
 # the lecture CNN passes in at least 19 of 20 seeds, a 784-256-10 MLP fails.
 PROFILES: dict[str, Profile] = {
     "cpu": Profile("cpu", "cpu", train_budget_s=60.0, quick_budget_s=8.0, mnist_threshold=0.90,
-                   mnist_floor=0.84, threads=2),
+                   mnist_floor=0.84),
     # Provisional until scripts/gpu_check.sh has calibrated it on the runner: 8 s of training
     # keeps a whole ps5 grading (worker start, tests, training, evaluation) near 20 s.
     "gpu": Profile("gpu", "cuda", train_budget_s=8.0, quick_budget_s=3.0, mnist_threshold=0.90,
-                   mnist_floor=0.80, threads=2),
+                   mnist_floor=0.80),
 }
 
 # ps5 evaluation: the 10k test digits, each shifted by up to this many pixels, drawn from the
@@ -72,24 +77,27 @@ def threads_per_worker(jobs: int) -> int:
 
 
 def limits_for(profile: Profile, *, cuda_slot: str | None = None,
-               memory_fraction: float | None = None, threads: int | None = None) -> Limits:
+               memory_fraction: float | None = None, threads: int | None = None,
+               sandbox: bool = True, course_root=None) -> Limits:
+    """The profile's limits for one worker: its GPU slot, its threads, what it must never see."""
     cuda = profile.device == "cuda"
-    return Limits(
+    private = tuple(str(p) for p in (course_root, _data_root()) if p is not None)
+    return dataclasses.replace(
+        profile.limits,
         # CUDA reserves address space the size of host plus device memory when it starts,
         # so an address-space cap stops a GPU worker before it runs; its host memory is
-        # left to the OS sandbox (cgroups), the GPU memory to the per-process share.
-        memory_bytes=None if cuda else Limits.memory_bytes,
-        hide_paths=_data_roots(),
-        call_timeout_s=profile.call_timeout_s,
-        notebook_timeout_s=profile.notebook_timeout_s,
-        threads=threads or profile.threads,
+        # left to the OS (see docs/gpu-runner.md), the GPU memory to the per-process share.
+        memory_bytes=None if cuda else profile.limits.memory_bytes,
+        threads=threads or profile.limits.threads,
         cuda_device=(cuda_slot or "0") if cuda else "",
         cuda_memory_fraction=memory_fraction,
+        sandbox=sandbox,
+        private_paths=private,
     )
 
 
-def _data_roots() -> tuple[str, ...]:
-    """The MNIST root the trusted side reads (the worker must not see the test split)."""
+def _data_root():
+    """The MNIST root the trusted side reads (never bound into a worker)."""
     from .data.mnist import default_root
 
-    return (str(default_root()),)
+    return default_root()

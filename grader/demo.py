@@ -37,7 +37,7 @@ PARTIAL: dict[str, Substitutions] = {
 
 
 def main(*, jobs: int = 2, assignments: list[str] | None = None,
-         course: Course | None = None) -> int:
+         course: Course | None = None, unsandboxed: bool = False) -> int:
     from .autograde import main as autograde
     from .release import main as release
     from .report.table import render
@@ -53,7 +53,7 @@ def main(*, jobs: int = 2, assignments: list[str] | None = None,
     status = 0
     for ps in names:
         print(f"\n== {ps}")
-        status |= autograde(assignment=ps, jobs=jobs, course=course)
+        status |= autograde(assignment=ps, jobs=jobs, course=course, unsandboxed=unsandboxed)
     print("\n== grade table (from the gradebook)")
     print(render(("student", *names, "total"), _gradebook_rows(course, names)))
     return status

@@ -90,9 +90,9 @@ def test_worker_cannot_import_the_grader_and_sees_only_its_folder(worker):
                               "env_keys = sorted(os.environ)"])
     assert runs[0]["error"]["type"] == "ModuleNotFoundError"
     listing = worker.call({"name": "listing", "attr": "copy"})
-    assert set(listing) <= {"wire.py", "worker.log", "worker.py", ".ipython"}, listing
+    assert set(listing) <= {".ipython", ".cache", ".config"}, listing
     keys = worker.call({"name": "env_keys", "attr": "copy"})
-    assert "GRADER_HIDE_ROOT" not in keys and "GRADER_HIDDEN_SEED" not in keys
+    assert not [k for k in keys if k.startswith("GRADER_") or k.startswith("NBGRADER_DB")], keys
 
 
 def test_worker_keeps_packages_on_pythonpath_outside_the_course(tmp_path, monkeypatch):
@@ -110,14 +110,15 @@ def test_worker_keeps_packages_on_pythonpath_outside_the_course(tmp_path, monkey
 
 
 def test_worker_env_keeps_the_machines_loader_path_but_not_the_graders_settings(monkeypatch):
-    from grader.sandbox.limits import worker_env
+    from grader.sandbox.limits import worker_env, worker_settings
 
     monkeypatch.setenv("LD_LIBRARY_PATH", "/usr/local/nvidia/lib64")  # where GPU images put libcuda
     monkeypatch.setenv("GRADER_EVAL_SEED", "99")
     monkeypatch.setenv("NBGRADER_DB_URL", "sqlite:///gradebook.db")
-    env = worker_env(Limits(cuda_device="1", cuda_memory_fraction=0.125), "/tmp/w", str(ROOT))
+    env = worker_env(Limits(cuda_device="1", cuda_memory_fraction=0.125), "/tmp/w")
     assert env["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64"
-    assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["GRADER_CUDA_MEMORY_FRACTION"] == "0.1250"
+    assert env["CUDA_VISIBLE_DEVICES"] == "1"
+    assert '"cuda_memory_fraction": 0.125' in worker_settings(Limits(cuda_memory_fraction=0.125))
     assert not {"GRADER_EVAL_SEED", "NBGRADER_DB_URL"} & set(env)
 
 
@@ -163,20 +164,3 @@ def test_memory_limit_turns_a_huge_allocation_into_an_error():
             w.call({"name": "hog"})
 
 
-@pytest.mark.skipif(not __import__("grader.sandbox.isolation", fromlist=["x"]).namespaces_available(),
-                    reason="this machine has no Linux namespaces for the worker")
-def test_isolated_worker_sees_no_course_no_data_and_no_network(tmp_path):
-    secret = tmp_path / "data"
-    secret.mkdir()
-    (secret / "t10k-labels").write_text("7 2 1 0")
-    with Worker(Limits(call_timeout_s=20, hide_paths=(str(secret),))) as w:
-        assert w.isolated
-        probes = {
-            "source": f"open({str(ROOT / 'source' / 'ps1_tensors' / 'ps1_tensors.ipynb')!r}).read()",
-            "hidden": f"open({str(ROOT / 'grader' / 'hidden' / 'ps1_tensors.py')!r}).read()",
-            "data": f"open({str(secret / 't10k-labels')!r}).read()",
-            "network": "__import__('socket').create_connection(('1.1.1.1', 53), 2)",
-        }
-        runs = w.exec_cells(list(probes.values()))
-        for name, run in zip(probes, runs, strict=True):
-            assert not run["ok"], f"the worker could reach {name}"

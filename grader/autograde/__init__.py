@@ -18,13 +18,21 @@ from ..course import Course, check_assignment
 
 def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: str = "auto",
          force: bool = False, feedback: bool = True, course: Course | None = None,
-         progress: bool = True, workers_per_gpu: int | None = None) -> int:
+         progress: bool = True, workers_per_gpu: int | None = None,
+         unsandboxed: bool = False) -> int:
     from ..report.table import render
+    from ..sandbox import isolation
     from .batch import find_tasks, grade_all
     from .collector import record_hidden_scores
     from .nbgrader_api import autograde_config, make_api
 
     check_assignment(assignment)
+    if not unsandboxed and not isolation.available():
+        print(f"error: refusing to grade without the worker sandbox: {isolation.probe()}.\n"
+              "Student code would run with your account's access to the course, the "
+              "gradebook and the hidden tests. Pass --unsandboxed only if you accept that.",
+              file=sys.stderr)
+        return 2
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its API
     course = course or Course.from_env()
     tasks = find_tasks(course, assignment, [student] if student else None)
@@ -34,7 +42,8 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
               + (f" for student {student}" if student else ""), file=sys.stderr)
         return 2
     results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force, course=course,
-                        progress=progress, workers_per_gpu=workers_per_gpu)
+                        progress=progress, workers_per_gpu=workers_per_gpu,
+                        sandbox=not unsandboxed)
 
     api = make_api(course.root, autograde_config(course.results_dir(assignment)))
     _ensure_assignment(api, assignment)

@@ -53,11 +53,12 @@ def find_tasks(course: Course, assignment: str, students: Iterable[str] | None =
 
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
               force: bool = False, course: Course | None = None, progress: bool = True,
-              workers_per_gpu: int | None = None) -> dict[str, GradeResult]:
+              workers_per_gpu: int | None = None, sandbox: bool = True,
+              profile: config.Profile | None = None) -> dict[str, GradeResult]:
     """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share."""
     todo = [t for t in tasks if force or not t.is_done()]
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
-    profile = config.resolve_profile(device)
+    profile = profile or config.resolve_profile(device)
     slots = GpuSlots.for_jobs(jobs, workers_per_gpu) if profile.device == "cuda" and todo else None
     threads = config.threads_per_worker(jobs)
 
@@ -65,7 +66,7 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
         digest = task.digest()
         with leased(slots) as slot:
             result = grade_notebook(task.notebook, assignment, course=course, profile=profile,
-                                    threads=threads, gpu=slot)
+                                    threads=threads, gpu=slot, sandbox=sandbox)
         result.extra["submission_sha256"] = digest
         result.extra["student"] = task.student
         result.save(task.result_path)

@@ -53,6 +53,11 @@ class Context:
         return self.solutions.get(grade_id or self.test.grade_id, "")
 
 
+UNSANDBOXED_NOTE = ("WARNING: graded WITHOUT the worker sandbox (bubblewrap): the student's code "
+                    "could read and change this machine's files. Fine for checking your own work; "
+                    "never for grades.")
+
+
 def _quiet_print(*args: Any, **kwargs: Any) -> None:
     """Public tests print progress for students; in the grader it goes nowhere."""
 
@@ -140,11 +145,13 @@ def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str | Non
 def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                    course: Course | None = None, profile: config.Profile | None = None,
                    gpu: GpuSlot | None = None, only: set[str] | None = None,
-                   threads: int | None = None) -> GradeResult:
+                   threads: int | None = None, sandbox: bool = True) -> GradeResult:
     """Grade one submission.
 
     ``only`` limits grading to some grade_ids or hidden-test names (debugging, corpora,
     calibration); a hidden test picked by name runs without that grade_id's public test.
+    ``sandbox=False`` runs the worker without bubblewrap (a student's own check on a
+    machine without it); the result says so in ``sandboxed`` and in its notes.
     """
     course = course or Course.from_env()
     path = Path(path)
@@ -166,7 +173,10 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
     restored = restore(submission, source_nb)
     result.notes.extend(restored.notes)
     limits = config.limits_for(profile, cuda_slot=gpu and gpu.device,
-                               memory_fraction=gpu and gpu.memory_fraction, threads=threads)
+                               memory_fraction=gpu and gpu.memory_fraction, threads=threads,
+                               sandbox=sandbox, course_root=course.root)
+    if not sandbox:
+        result.notes.append(UNSANDBOXED_NOTE)
     if gpu is not None:
         result.extra["gpu_slot"] = {"device": gpu.device, "share": gpu.index,
                                     "memory_fraction": gpu.memory_fraction}
@@ -236,7 +246,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                 earned[test.grade_id] = earned.get(test.grade_id, 0.0) + outcome.score
         if session.worker is not None and session.worker.alive:
             with contextlib.suppress(Exception):
-                stats = session.worker.request({"op": "stats"}, timeout=10)[1]
+                stats = session.worker.request({"op": "stats"},
+                                               timeout=limits.stats_timeout_s)[1]
                 if isinstance(stats, dict):
                     result.extra["worker_stats"] = {str(k): round(float(v), 1)
                                                     for k, v in stats.items()}
@@ -248,6 +259,6 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
     if session.ready_s is not None:  # where the time went, for benchmarks and the GPU check
         result.extra["worker_ready_seconds"] = round(session.ready_s, 2)
         result.extra["notebook_seconds"] = round(session.started_s, 2)
-    result.extra["worker_isolated"] = session.isolated
+    result.extra["sandboxed"] = sandbox
     result.execution_time = time.perf_counter() - started
     return result

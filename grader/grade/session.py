@@ -21,18 +21,15 @@ from ..sandbox.limits import Limits
 
 
 class Session:
-    def __init__(self, sources: list[str], limits: Limits, *, max_restarts: int = 12,
-                 startup_timeout_s: float = 180.0) -> None:
+    def __init__(self, sources: list[str], limits: Limits, *, max_restarts: int = 12) -> None:
         self.sources = sources
         self.limits = limits
         self.max_restarts = max_restarts
-        self.startup_timeout_s = startup_timeout_s
-        self.cell_timeout_s = 120.0
         self.worker: Worker | None = None
         self.starts = 0
         self.first_run: list[dict] | None = None
         self.bad_cells: dict[int, dict] = {}
-        self.isolated = False
+        self.sandboxed = False
         self.defined: set[str] = set()
         self.started_s = 0.0
         self.ready_s: float | None = None  # first start: until the worker answers a ping
@@ -51,10 +48,10 @@ class Session:
             t0 = time.perf_counter()
             self.worker = Worker(self.limits)
             self.worker.start()
-            self.isolated = self.worker.isolated
+            self.sandboxed = self.worker.sandboxed
             runs: list[dict] = []
             try:
-                self.worker.ping(timeout=self.startup_timeout_s)
+                self.worker.ping()
                 if self.ready_s is None:  # process, imports, CUDA context: paid once per start
                     self.ready_s = time.perf_counter() - t0
                 deadline = time.monotonic() + self.limits.notebook_timeout_s
@@ -62,7 +59,7 @@ class Session:
                     if i in self.bad_cells:
                         runs.append(self.bad_cells[i])
                         continue
-                    remaining = min(max(1.0, deadline - time.monotonic()), self.cell_timeout_s)
+                    remaining = min(max(1.0, deadline - time.monotonic()), self.limits.cell_timeout_s)
                     try:
                         runs.extend(self.worker.exec_cells([source], timeout=remaining))
                     except WorkerFault as exc:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..sandbox.wire import Unsupported
 from . import static
 
 
@@ -67,8 +66,6 @@ def describe_value(value: Any) -> str:
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     if isinstance(value, np.ndarray):
         return f"a NumPy array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, Unsupported):
-        return f"an object of type {value.type_name}"
     if type(value).__name__ == "RemoteObject":
         return f"an object of type {value._type_name}"
     return f"a {type(value).__name__}"

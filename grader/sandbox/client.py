@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,9 @@ from typing import Any
 import torch
 
 from . import isolation, wire
-from .limits import Limits, worker_env
+from .limits import Limits, worker_env, worker_settings
 
 HERE = Path(__file__).resolve().parent
-COURSE_ROOT = HERE.parent.parent
 
 
 class WorkerFault(Exception):
@@ -73,62 +73,117 @@ def student_error(type_name: str, message: str = "", tb: str = "") -> StudentErr
     return cls(type_name, message, tb)
 
 
+class OutputTail:
+    """Drains the worker's raw stdout/stderr, keeping its first and last bytes up to a cap.
+
+    A thread reads the pipe to its end so that a worker printing without pause never
+    blocks on a full pipe, and never fills the grader's memory or disk either.
+    """
+
+    def __init__(self, fd: int, cap: int) -> None:
+        self.cap, self.head, self.tail, self.total = cap, bytearray(), bytearray(), 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, fd: int) -> None:
+        half = self.cap // 2
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                with self._lock:
+                    self.total += len(chunk)
+                    room = half - len(self.head)
+                    if room > 0:
+                        self.head += chunk[:room]
+                        chunk = chunk[room:]
+                    self.tail = (self.tail + chunk)[-half:]
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def join(self, timeout: float = 5.0) -> None:
+        self._thread.join(timeout)
+
+    def text(self) -> str:
+        with self._lock:
+            dropped = self.total - len(self.head) - len(self.tail)
+            middle = f"\n[... {dropped} bytes of worker output dropped ...]\n".encode() if dropped > 0 else b""
+            return (bytes(self.head) + middle + bytes(self.tail)).decode(errors="replace")
+
+
 class Worker:
-    """One sandboxed worker process for one submission (never shared between students)."""
+    """One sandboxed worker process for one submission (never shared between students).
+
+    With ``limits.sandbox`` (the default) the worker runs under bubblewrap
+    (``isolation``); ``start`` raises ``SandboxUnavailable`` where that cannot work. Without
+    it the worker is an ordinary process with rlimits and a private folder, and
+    ``sandboxed`` says so.
+    """
 
     def __init__(self, limits: Limits | None = None, python: str | None = None) -> None:
         self.limits = limits or Limits()
         self.python = python or sys.executable
         self.proc: subprocess.Popen | None = None
-        self.workdir: str | None = None
+        self.tmp: str | None = None
+        self.output: OutputTail | None = None
         self._callbacks: dict[int, Any] = {}
         self._next_cb = 1
         self._sync_targets: dict[str, Any] = {}
-        self.log_path: Path | None = None
-        self.isolated = False
+        self.sandboxed = False
+        self.starting = True    # until the first reply: a death then is the sandbox's fault
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        self.workdir = tempfile.mkdtemp(prefix="grader-worker-")
+        # The host folder is the trusted side's: worker code (bound read-only) and, for
+        # root, the mount point of the staging tmpfs. A sandboxed worker writes only to its
+        # own tmpfs, which vanishes with it.
+        self.tmp = tempfile.mkdtemp(prefix="grader-worker-")
+        os.chmod(self.tmp, 0o711)
+        code = Path(self.tmp) / "code"
+        code.mkdir(mode=0o755)
         for name in ("wire.py", "worker.py"):
-            shutil.copy2(HERE / name, Path(self.workdir) / name)
+            shutil.copy2(HERE / name, code / name)
+            os.chmod(code / name, 0o644)
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
-        self.log_path = Path(self.workdir) / "worker.log"
-        log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
-        cmd = [*self.wrapper(), self.python, "-s", "-B", "worker.py",
-               str(to_worker_r), str(from_worker_w)]
+        out_r, out_w = os.pipe()
+        args = [str(to_worker_r), str(from_worker_w), worker_settings(self.limits)]
         try:
+            if self.limits.sandbox:
+                stage = Path(self.tmp) / "stage"
+                stage.mkdir(mode=0o755)
+                cmd = isolation.command(self.limits, self.python, str(code), args, str(stage))
+                home = isolation.HOME
+            else:
+                home = str(Path(self.tmp) / "home")
+                os.mkdir(home, 0o700)
+                cmd = [self.python, "-s", "-B", str(code / "worker.py"), *args]
             self.proc = subprocess.Popen(
-                cmd, cwd=self.workdir, env=worker_env(self.limits, self.workdir, str(COURSE_ROOT)),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cmd, cwd=home if not self.limits.sandbox else "/",
+                env=worker_env(self.limits, home),
+                stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
                 pass_fds=(to_worker_r, from_worker_w), start_new_session=True,
                 preexec_fn=self.limits.preexec,
             )
+        except BaseException:
+            for fd in (to_worker_w, from_worker_r, out_r):
+                os.close(fd)
+            raise
         finally:
-            log.close()
-            os.close(to_worker_r)
-            os.close(from_worker_w)
+            for fd in (to_worker_r, from_worker_w, out_w):
+                os.close(fd)
+        self.sandboxed = self.limits.sandbox
+        self.output = OutputTail(out_r, self.limits.log_bytes)
         self._w, self._r = to_worker_w, from_worker_r
-
-    def wrapper(self) -> tuple[str, ...]:
-        """The OS sandbox around the worker, when this machine has one."""
-        if self.limits.wrapper:
-            return self.limits.wrapper
-        if not self.limits.isolate or not isolation.namespaces_available():
-            self.isolated = False
-            return ()
-        python_home = Path(sys.prefix)
-        hide = isolation.paths_to_hide(COURSE_ROOT, keep=[python_home, Path(self.python).parent],
-                                       extra=[Path(p) for p in self.limits.hide_paths])
-        self.isolated = True
-        return isolation.wrapper(hide)
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
+        """SIGKILL the worker's process group; bubblewrap's --die-with-parent and the PID
+        namespace take every process the student started down with it."""
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -142,9 +197,11 @@ class Worker:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._w = self._r = None
-        if self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
+        if self.output is not None:
+            self.output.join()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
 
     def __enter__(self) -> Worker:
         self.start()
@@ -154,10 +211,7 @@ class Worker:
         self.close()
 
     def log_tail(self, n: int = 2000) -> str:
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace") if self.log_path else ""
-        except OSError:
-            return ""
+        return self.output.text()[-n:] if self.output is not None else ""
 
     # ------------------------------------------------------------------ requests
     def request(self, header: dict, tensors: dict | None = None, timeout: float | None = None,
@@ -177,6 +231,7 @@ class Worker:
             if kind == "callback":
                 self._serve_callback(reply, blob)
                 continue
+            self.starting = False
             dec = self.decoder(blob)
             value = dec.decode(reply.get("value"))
             if "sync" in reply:
@@ -204,6 +259,8 @@ class Worker:
                 code = self.proc.wait(timeout=5)
         if code is None:
             return "the worker stopped answering"
+        if self.starting and code == 1 and "bwrap:" in self.log_tail():
+            return f"the sandbox could not start the worker ({self.log_tail(300).strip()})"
         if code < 0:
             sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
             hint = " (often: out of memory or a resource limit)" if sig in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""
@@ -258,7 +315,8 @@ class Worker:
                     old.copy_(new)
 
     # ------------------------------------------------------------------ operations
-    def ping(self, timeout: float = 120.0) -> dict:
+    def ping(self, timeout: float | None = None) -> dict:
+        timeout = self.limits.startup_timeout_s if timeout is None else timeout
         return self.request({"op": "ping"}, timeout=timeout)[1]
 
     def exec_cells(self, sources: list[str], timeout: float | None = None) -> list[dict]:

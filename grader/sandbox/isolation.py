@@ -1,62 +1,205 @@
-"""OS-level isolation for a worker on Linux: no network, and the course hidden from it.
+"""The OS sandbox around a worker: bubblewrap, an allowlisted file system, no way back.
 
-The worker starts inside fresh mount and network namespaces (``unshare``). There, every
-top-level entry of the course directory except the Python environment is covered (a
-private empty tmpfs over folders, /dev/null over files), and so is the MNIST data root:
-student code cannot read hidden tests, reference solutions, the gradebook, other
-students' submissions, the test split or the evaluation seed. Where namespaces are not
-available (macOS, a locked-down container) the worker runs without, and the result says so.
+Why bubblewrap: it is the small, audited tool Flatpak relies on, Debian ships it
+(package ``bubblewrap``), and it works for an ordinary account through user namespaces,
+so the same sandbox holds for root on a GPU runner and for a JupyterHub instructor.
+
+What the worker gets (``command``):
+
+- new user, PID, network, IPC, UTS and (where possible) cgroup namespaces; inside, an
+  unprivileged uid/gid with every capability dropped and no further user namespaces;
+  ``--die-with-parent`` and ``--new-session``; a fresh ``/proc`` that lists only its own
+  processes and a minimal ``/dev``;
+- a file system that is an allowlist: read-only binds of ``/usr`` (with the merged-/usr
+  links), the loader cache, the interpreter's prefix, the environment's prefix, PYTHONPATH
+  entries that lie outside the course, and the two files of worker code; one size-capped
+  tmpfs at ``/tmp`` that is its cwd, HOME and TMPDIR (read-only binds of folders that live
+  under the host's /tmp sit on top of it) and a size-capped ``/dev/shm``. Nothing of the course, the data root, the trusted process or another
+  worker exists inside: they are simply never bound;
+- on CUDA, the NVIDIA device nodes (``/dev/nvidia*``, ``/dev/nvidia-caps``) and ``/sys``
+  read-only (the driver reads PCI topology there); the driver's user-space libraries are
+  found under ``/usr`` or through ``LD_LIBRARY_PATH`` entries, which are bound read-only.
+
+When the grader runs as root, the worker must not: root's user namespace maps the
+sandbox's uid back to host root, for whom the kernel does not enforce ``RLIMIT_NPROC``.
+The grader then drops to ``Limits.host_uid`` (``nobody``) with ``setpriv`` before starting
+bubblewrap. Paths that account cannot reach (an interpreter under ``/root``) are first
+bound read-only into a private staging tmpfs in a throw-away mount namespace, and
+bubblewrap binds them from there.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 from functools import cache
-from pathlib import Path
+
+from .limits import PACKAGE_ROOT, Limits, outside_python_path, touches_private
+
+SANDBOX_UID = 1000                  # the worker's uid and gid inside the sandbox
+HOME = "/tmp"                       # its one writable folder (cwd, HOME, TMPDIR)
+CODE = "/opt/grader-worker"         # wire.py and worker.py, read-only
+INSTALL_HINT = ("install the Debian package bubblewrap (`sudo apt-get install bubblewrap`, "
+                "or `bash scripts/install.sh` as root)")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces on this machine."""
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
 
 
 @cache
-def namespaces_available() -> bool:
-    exe = shutil.which("unshare")
-    if exe is None or os.environ.get("GRADER_NO_NAMESPACES"):
-        return False
-    probe = [exe, "--mount", "--net", "--fork", "--kill-child", "--propagation", "private",
-             "sh", "-c", "mount -t tmpfs -o size=4k none /mnt 2>/dev/null || mount -t tmpfs -o size=4k none /tmp"]
+def probe() -> str | None:
+    """``None`` when the sandbox works here, else why not (cached for the process)."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}"
+    inner = [exe, *_namespaces(), "--ro-bind", "/usr", "/usr", *_merged_usr(),
+             "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+    argv = inner
+    if _is_root():
+        argv = ["setpriv", f"--reuid={Limits.host_uid}", f"--regid={Limits.host_uid}",
+                "--clear-groups", "--no-new-privs", *inner]
     try:
-        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+        done = subprocess.run(argv, capture_output=True, timeout=20)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bubblewrap could not start ({exc})"
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip()[-300:]
+        return (f"bubblewrap cannot create its namespaces here ({why}); unprivileged user "
+                "namespaces must be enabled (sysctl kernel.unprivileged_userns_clone=1 or "
+                "user.max_user_namespaces > 0)")
+    return None
 
 
-def paths_to_hide(course_root: Path, keep: list[Path], extra: list[Path]) -> list[Path]:
-    """Everything under the course root but what the worker needs to start Python."""
-    keep_resolved = [k.resolve() for k in keep]
-    hidden: list[Path] = []
-    if course_root.is_dir():
-        for entry in sorted(course_root.iterdir()):
-            resolved = entry.resolve()
-            if any(resolved == k or k.is_relative_to(resolved) or resolved.is_relative_to(k)
-                   for k in keep_resolved):
-                continue
-            hidden.append(entry)
-    for p in extra:
-        if p.exists() and not any(p.resolve().is_relative_to(h.resolve()) for h in hidden):
-            hidden.append(p)
-    return hidden
+def available() -> bool:
+    return probe() is None
 
 
-def wrapper(hide: list[Path]) -> tuple[str, ...]:
-    """A command prefix that runs the rest of the command line isolated."""
-    steps = []
-    for p in hide:
-        q = shlex.quote(str(p))
-        if p.is_dir():
-            steps.append(f"mount -t tmpfs -o size=4k,mode=000 none {q}")
-        else:
-            steps.append(f"mount --bind /dev/null {q}")
-    script = " && ".join([*steps, 'exec "$@"'])
-    return ("unshare", "--mount", "--net", "--fork", "--kill-child", "--propagation", "private",
-            "sh", "-c", script, "sh")
+def _namespaces() -> list[str]:
+    return ["--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--uid", str(SANDBOX_UID),
+            "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--disable-userns",
+            "--cap-drop", "ALL", "--die-with-parent", "--new-session"]
+
+
+def _merged_usr() -> list[str]:
+    """/bin, /lib... as on the host: links into /usr (merged /usr) or read-only binds."""
+    out: list[str] = []
+    for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(name):
+            out += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            out += ["--ro-bind", name, name]
+    return out
+
+
+def python_roots(python: str) -> list[str]:
+    """The folders the interpreter and its environment live in (read-only in the sandbox)."""
+    roots = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(python))]
+    real = [os.path.realpath(r) for r in roots]
+    # Keep the outermost folders only.
+    return sorted({r for r in real if not any(r != o and r.startswith(o.rstrip("/") + "/")
+                                                for o in real)})
+
+
+def read_only_sources(limits: Limits, python: str) -> list[str]:
+    """Every host folder bound read-only besides /usr, outermost first, none private."""
+    private = limits.private_paths
+    sources = python_roots(python)
+    sources += [e for e in outside_python_path(private).split(os.pathsep) if e]
+    for entry in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+        if entry and os.path.isdir(entry) and not touches_private(entry, private):
+            sources.append(os.path.realpath(entry))
+    sources += [os.path.realpath(p) for p in limits.extra_ro_paths if os.path.exists(p)]
+    outer = [s for s in dict.fromkeys(sources)
+             if not any(s != o and s.startswith(o.rstrip("/") + "/") for o in sources)]
+    for src in outer:
+        if _contains_private(src, private):
+            raise SandboxUnavailable(f"refusing to bind {src} into the worker: it contains the "
+                                     "grader, the course or the data root (keep the Python "
+                                     "environment in a folder of its own)")
+    return [s for s in outer if s != "/usr" and not s.startswith("/usr/")]
+
+
+def _contains_private(src: str, private: tuple[str, ...]) -> bool:
+    for root in (PACKAGE_ROOT, *private):
+        root = os.path.realpath(root)
+        if root == src or root.startswith(src.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def _devices(limits: Limits) -> list[str]:
+    return [] if limits.cuda_device in (None, "") else sorted(glob.glob("/dev/nvidia*"))
+
+
+def _cuda_binds(limits: Limits) -> list[str]:
+    out: list[str] = []
+    for node in _devices(limits):
+        out += ["--dev-bind", node, node]
+    if out and os.path.isdir("/sys"):
+        out += ["--ro-bind", "/sys", "/sys"]
+    return out
+
+
+def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
+            stage_dir: str) -> list[str]:
+    """The full command line that starts ``worker.py`` inside the sandbox.
+
+    ``code_dir`` holds ``wire.py`` and ``worker.py`` on the host; ``stage_dir`` is an empty
+    host folder the root path may use for staging (see the module docstring).
+    """
+    why = probe()
+    if why is not None:
+        raise SandboxUnavailable(why)
+    sources = read_only_sources(limits, python)
+    root = _is_root()
+    binds: list[str] = []
+    staged: list[tuple[str, str]] = []
+    for i, src in enumerate([*sources, code_dir]):
+        dest = CODE if src == code_dir else src
+        if root:
+            staged.append((src, f"{stage_dir}/{i}"))
+            src = f"{stage_dir}/{i}"
+        binds += ["--ro-bind", src, dest]
+    bwrap = [
+        shutil.which("bwrap") or "bwrap", *_namespaces(),
+        "--ro-bind", "/usr", "/usr", *_merged_usr(),
+        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+        "--ro-bind-try", "/etc/localtime", "/etc/localtime",
+        "--size", str(limits.workdir_bytes), "--perms", "0700", "--tmpfs", HOME,
+        *binds,
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(limits.shm_bytes), "--tmpfs", "/dev/shm",
+        *_cuda_binds(limits),
+        "--chdir", HOME,
+        "--", python, "-s", "-B", f"{CODE}/worker.py", *worker_args,
+    ]
+    if not root:
+        return bwrap
+    drop = ["setpriv", f"--reuid={limits.host_uid}", f"--regid={limits.host_uid}",
+            "--clear-groups", "--no-new-privs"]
+    steps = [f"mount -t tmpfs -o size=64k,mode=0755 grader-stage {shlex.quote(stage_dir)}"]
+    for src, dest in staged:
+        kind = "mkdir" if os.path.isdir(src) else "touch"
+        steps += [f"{kind} {shlex.quote(dest)}",
+                  f"mount --bind {shlex.quote(src)} {shlex.quote(dest)}",
+                  f"mount -o remount,bind,ro {shlex.quote(dest)}"]
+    steps.append('exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-ec", " && ".join(steps),
+            "sh", *drop, *bwrap]
+
+
+def describe(limits: Limits, python: str) -> dict:
+    """What the sandbox binds, for docs and the GPU check (no secrets: paths only)."""
+    return {"read_only": ["/usr", *read_only_sources(limits, python)],
+            "devices": _devices(limits),
+            "writable": [HOME, "/dev/shm"], "host_uid": limits.host_uid if _is_root() else os.getuid()}

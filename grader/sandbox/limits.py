@@ -1,44 +1,69 @@
-"""Resource limits and the environment a worker starts with.
+"""What one worker may use: every timeout and resource limit of the sandbox, in one place.
 
-This is the portable part of the sandbox (POSIX rlimits, a clean environment, a private
-working directory). An OS-level sandbox (namespaces, no network, read-only mounts) wraps
-the same command line through ``Limits.wrapper`` without changing the protocol.
+``Limits`` is the single home of these numbers. Grading profiles (``grader.config``) pick
+a ``Limits`` and change only what differs between CPU and GPU runs; the client, the
+session and the OS sandbox read them from here and define none of their own.
+
+The rlimits below are set between fork and exec (``preexec``), before bubblewrap starts,
+except the process cap: ``RLIMIT_NPROC`` is counted per user, so the worker sets it on
+itself once it is inside its own user namespace (there it counts only its own processes,
+not those of every other worker that runs under the same host account).
 """
 
 from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+MiB = 1024**2
+GiB = 1024**3
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one worker may use. ``None`` leaves a limit at the system default."""
 
-    call_timeout_s: float = 60.0          # one request (a cell batch, a call)
-    notebook_timeout_s: float = 600.0     # executing the whole notebook
-    memory_bytes: int | None = 12 * 1024**3   # address space; generous because of CUDA/torch
-    cpu_seconds: int | None = 3600
-    file_bytes: int | None = 256 * 1024**2
+    # Wall-clock timeouts (seconds): the trusted side kills the worker when one runs out.
+    startup_timeout_s: float = 180.0      # process start, imports, CUDA context: until a ping
+    call_timeout_s: float = 60.0          # one call of a student function
+    cell_timeout_s: float = 120.0         # one notebook cell
+    notebook_timeout_s: float = 300.0     # all the notebook's cells together
+    stats_timeout_s: float = 10.0         # the informational resource report at the end
+
+    # Kernel limits (rlimits): a breach ends the offending call, never the grader.
+    memory_bytes: int | None = 12 * GiB   # address space per process (None on CUDA: see config)
+    cpu_seconds: int | None = 3600        # CPU time per process
+    file_bytes: int | None = 256 * MiB    # largest file the worker may write
     open_files: int | None = 1024
-    max_processes: int | None = None      # RLIMIT_NPROC is per user; the OS sandbox owns this
+    max_processes: int | None = 256       # processes and threads inside the sandbox
+
+    # Sizes of what the worker can fill.
+    workdir_bytes: int = 512 * MiB        # its one writable folder (cwd, HOME, TMPDIR; tmpfs)
+    shm_bytes: int = 256 * MiB            # /dev/shm (DataLoader workers use it)
+    log_bytes: int = 64 * 1024            # raw stdout/stderr kept from the worker process
+    cell_output_chars: int = 20_000       # captured prints per cell or call
+    max_result_bytes: int = 512 * MiB     # tensors in one reply
+
+    # Compute.
     threads: int = 2                      # intra-op threads for torch/OpenMP in the worker
     cuda_device: str | None = ""          # "" hides all GPUs; "0" gives slot 0
     cuda_memory_fraction: float | None = None
-    max_result_bytes: int = 512 * 1024**2
-    isolate: bool = True                  # namespaces: no network, course hidden (Linux)
-    hide_paths: tuple[str, ...] = ()      # more paths to hide (e.g. the MNIST data root)
-    wrapper: tuple[str, ...] = field(default=())  # replaces the built-in isolation entirely
+
+    # The OS sandbox (bubblewrap). ``sandbox=False`` is only for a student's own check on a
+    # machine without bubblewrap, or an instructor's explicit ``--unsandboxed``.
+    sandbox: bool = True
+    host_uid: int = 65534                 # the account a worker runs as when the grader is root
+    extra_ro_paths: tuple[str, ...] = ()  # more read-only binds (e.g. a driver folder)
+    private_paths: tuple[str, ...] = ()   # never inside: the course, the data root (config sets)
 
     def preexec(self) -> None:
-        """Runs in the child between fork and exec: apply the rlimits."""
+        """Runs in the child between fork and exec: rlimits and an OOM-killer preference."""
         pairs = [
             (resource.RLIMIT_AS, self.memory_bytes),
             (resource.RLIMIT_CPU, self.cpu_seconds),
             (resource.RLIMIT_FSIZE, self.file_bytes),
             (resource.RLIMIT_NOFILE, self.open_files),
-            (resource.RLIMIT_NPROC, self.max_processes),
             (resource.RLIMIT_CORE, 0),
         ]
         for which, value in pairs:
@@ -47,19 +72,30 @@ class Limits:
             _soft, hard = resource.getrlimit(which)
             cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(which, (cap, cap))
+        # When memory runs out, the kernel should kill a worker, never the grader.
+        try:
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            try:
+                os.write(fd, b"1000")
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
 
 
-def worker_env(limits: Limits, workdir: str, course_root: str) -> dict[str, str]:
+def worker_env(limits: Limits, home: str) -> dict[str, str]:
     """A minimal environment: nothing of the grader's own configuration leaks in."""
     # The loader path and CUDA's own variables are the machine's, not the grader's: GPU
     # images often find the driver's libcuda through LD_LIBRARY_PATH alone.
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "LD_LIBRARY_PATH", "CUDA_HOME",
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "CUDA_HOME",
             "CUDA_PATH", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     threads = str(max(1, limits.threads))
     env.update(
-        HOME=workdir,
-        TMPDIR=workdir,
+        HOME=home,
+        TMPDIR=home,
+        USER="student",
+        LOGNAME="student",
         MPLBACKEND="Agg",
         PYTHONHASHSEED="0",
         PYTHONDONTWRITEBYTECODE="1",
@@ -67,33 +103,57 @@ def worker_env(limits: Limits, workdir: str, course_root: str) -> dict[str, str]
         OMP_NUM_THREADS=threads,
         MKL_NUM_THREADS=threads,
         NBGRADER_EXECUTION="autograde",
-        GRADER_HIDE_ROOT=course_root,
         CUBLAS_WORKSPACE_CONFIG=":4096:8",
     )
-    path = worker_python_path(course_root)
+    path = outside_python_path(limits.private_paths)
     if path:
         env["PYTHONPATH"] = path
     if limits.cuda_device is not None:
         env["CUDA_VISIBLE_DEVICES"] = limits.cuda_device
-    if limits.cuda_memory_fraction is not None:
-        env["GRADER_CUDA_MEMORY_FRACTION"] = f"{limits.cuda_memory_fraction:.4f}"
     return env
 
 
-def worker_python_path(course_root: str) -> str:
-    """The grader's own PYTHONPATH minus anything inside the course.
+def worker_settings(limits: Limits) -> str:
+    """What ``worker.py`` applies to itself at start, as one JSON argument (not secret)."""
+    import json
+
+    return json.dumps({"max_processes": limits.max_processes,
+                       "cell_output_chars": limits.cell_output_chars,
+                       "cuda_memory_fraction": limits.cuda_memory_fraction}, sort_keys=True)
+
+
+def outside_python_path(private: tuple[str, ...] = ()) -> str:
+    """The grader's own PYTHONPATH minus anything that could lead to what the worker must not see.
 
     Some machines install packages outside the interpreter's prefix (the GPU runner puts
     IPython and friends in ``--target /tmp/site`` and names it in PYTHONPATH); the worker
-    needs those too, but never an entry that leads back to the grader or the course.
+    needs those too (the sandbox binds them read-only), never an entry inside or above the
+    folder holding ``grader``, the course or the data root.
     """
-    root = os.path.realpath(course_root)
     kept = []
     for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-        if not entry:
-            continue
-        real = os.path.realpath(entry)
-        if real == root or real.startswith(root + os.sep):
-            continue
-        kept.append(real)
+        if entry and not touches_private(entry, private):
+            kept.append(os.path.realpath(entry))
     return os.pathsep.join(dict.fromkeys(kept))
+
+
+PACKAGE_ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def touches_private(path: str, private: tuple[str, ...] = ()) -> bool:
+    """Whether ``path`` is, contains or lies inside the grader's checkout or a private path.
+
+    >>> touches_private("/", ())
+    True
+    >>> touches_private(PACKAGE_ROOT + "/source", ())
+    True
+    >>> touches_private("/opt/site", ("/srv/course",))
+    False
+    """
+    real = os.path.realpath(path)
+    for root in (PACKAGE_ROOT, *private):
+        root = os.path.realpath(root)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep) \
+                or root.startswith(real.rstrip(os.sep) + os.sep):
+            return True
+    return False

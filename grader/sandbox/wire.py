@@ -44,27 +44,6 @@ class Handle:
         return f"<remote {self.type_name or 'object'} #{self.hid}>"
 
 
-class Callback:
-    """A callable that lives on the trusted side; the worker calls back for it."""
-
-    __slots__ = ("cid",)
-
-    def __init__(self, cid: int) -> None:
-        self.cid = int(cid)
-
-
-class Unsupported:
-    """A worker value that is not data (the worker keeps it, we keep its type name)."""
-
-    __slots__ = ("type_name",)
-
-    def __init__(self, type_name: str) -> None:
-        self.type_name = type_name
-
-    def __repr__(self) -> str:
-        return f"<unsupported {self.type_name}>"
-
-
 # --------------------------------------------------------------------------- encoding
 
 
@@ -100,8 +79,6 @@ class Encoder:
             return value if math.isfinite(value) else {"$float": repr(value)}
         if isinstance(value, Handle):
             return {"$handle": value.hid}
-        if isinstance(value, Callback):
-            return {"$callback": value.cid}
         if isinstance(value, torch.Tensor):
             return {"$tensor": self._tensor(value)}
         if isinstance(value, np.ndarray):
@@ -195,8 +172,6 @@ class Decoder:
             if self.on_callback is None:
                 raise WireError("callbacks are not accepted here")
             return self.on_callback(int(obj["$callback"]))
-        if "$unsupported" in obj:
-            return Unsupported(str(obj["$unsupported"]))
         raise WireError(f"unknown tag {sorted(obj)[:3]}")
 
     def _tensor(self, key: Any) -> torch.Tensor:
@@ -238,6 +213,8 @@ def read_frame(fd: int, max_blob: int = DEFAULT_MAX_BLOB) -> tuple[dict, dict[st
         raise WireError(f"frame too large ({n_json} + {n_blob} bytes)")
     try:
         header = json.loads(_read_exact(fd, n_json))
+    except RecursionError:
+        raise WireError("JSON header nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"malformed JSON header: {exc}") from None
     if not isinstance(header, dict):

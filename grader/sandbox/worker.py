@@ -1,11 +1,11 @@
 """The sandboxed worker: runs a student's notebook code and answers calls with data.
 
-Started by the trusted client as ``python -s -B worker.py RFD WFD`` in a private temporary
-directory that holds only this file and ``wire.py``. It never sees hidden tests,
-reference solutions or held-out data; it only receives requests and returns values.
+Started by the trusted client as ``python -s -B worker.py RFD WFD SETTINGS`` inside the sandbox
+(``isolation``), next to nothing but ``wire.py``. It never sees hidden tests, reference
+solutions or held-out data; it only receives requests and returns values.
 
 Requests (JSON header + tensors): ``exec`` (notebook cells), ``call``, ``getattr``,
-``describe``, ``put``, ``release``, ``ping``. Objects that are not data stay here and
+``describe``, ``put``, ``stats``, ``ping``. Objects that are not data stay here and
 travel as handles. While a call runs, the worker may send ``callback`` frames and wait
 for their answers.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import sys
@@ -24,17 +25,28 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire
 
-OUTPUT_CAP = 20_000
+SETTINGS = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+OUTPUT_CAP = int(SETTINGS.get("cell_output_chars") or 20_000)
 
 
 class _CappedIO(io.StringIO):
-    """Captures a cell's prints, keeping at most OUTPUT_CAP characters."""
+    """Captures a cell's prints, keeping at most OUTPUT_CAP characters and counting the rest."""
+
+    dropped = 0
 
     def write(self, s: str) -> int:
+        s = str(s)
         room = OUTPUT_CAP - self.tell()
         if room > 0:
             super().write(s[:room])
+        self.dropped += max(0, len(s) - max(room, 0))
         return len(s)
+
+    def getvalue(self) -> str:
+        text = super().getvalue()
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output dropped ...]\n"
+        return text
 
 
 class Worker:
@@ -211,11 +223,6 @@ class Worker:
         value = self.decoder(tensors).decode(req.get("value"))
         self.send({"kind": "ok"}, value, as_handle=True)
 
-    def op_release(self, req: dict, tensors: dict) -> None:
-        for hid in req.get("handles", []):
-            self.handles.pop(int(hid), None)
-        self.send({"kind": "ok"}, None)
-
     def op_stats(self, req: dict, tensors: dict) -> None:
         """Resource use so far (informational: the trusted side never scores it)."""
         import resource
@@ -321,15 +328,18 @@ def _bounded_list(obj: Any, limit: int) -> list:
     return out
 
 
-def _isolate() -> None:
-    """Drop paths that lead back to the course (defence in depth; the OS sandbox is the wall)."""
-    banned = os.environ.pop("GRADER_HIDE_ROOT", "")
-    if banned:
-        def leads_back(p: str) -> bool:
-            p = os.path.abspath(p or ".")
-            return p.startswith(banned) and not p.startswith(os.path.abspath(sys.prefix))
+def _limit_processes() -> None:
+    """Cap processes and threads here, inside the user namespace, where the count is ours alone."""
+    import resource
 
-        sys.path[:] = [p for p in sys.path if not leads_back(p)]
+    cap = SETTINGS.get("max_processes")
+    if cap:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(cap), int(cap)))
+
+
+def _forget_grader() -> None:
+    """Drop import hooks that point at the grader's checkout (the sandbox does not bind it;
+    without the sandbox this keeps ``import grader`` from finding it by accident)."""
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
     for name in list(sys.modules):
         if name == "grader" or name.startswith("grader."):
@@ -341,14 +351,15 @@ def _configure_torch() -> None:
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
-    fraction = os.environ.pop("GRADER_CUDA_MEMORY_FRACTION", "")
+    fraction = SETTINGS.get("cuda_memory_fraction")
     if fraction and torch.cuda.is_available():
         torch.cuda.set_per_process_memory_fraction(float(fraction), 0)
 
 
 def main() -> None:
     rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
-    _isolate()
+    _limit_processes()
+    _forget_grader()
     _configure_torch()
     worker = Worker(rfd, wfd)
     worker.serve()

@@ -6,6 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The worker sandbox is bubblewrap (Debian package `bubblewrap`); autograde refuses to run
+# without it. Install it where we can (root with apt-get), otherwise say what to do.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null \
+      || echo "warning: apt-get could not install bubblewrap" >&2
+  else
+    echo "warning: bubblewrap (bwrap) is missing: ask an administrator to run" \
+         "'sudo apt-get install bubblewrap' (Debian/Ubuntu) or 'sudo dnf install bubblewrap';" \
+         "until then 'python -m grader autograde' refuses to run (see README, 'The sandbox')" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if [ "${GRADER_KEEP_TORCH:-0}" != "1" ]; then
   if [ ! -x .venv/bin/python ]; then
@@ -21,4 +34,4 @@ if ! "$PY" -c "import torch, torchvision, sys; sys.exit(0 if torch.__version__.s
 fi
 "$PY" -m pip install -q -e ".[dev]"
 "$PY" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
-echo "installed: $("$PY" -c 'import torch, nbgrader; print("torch", torch.__version__, "| nbgrader", nbgrader.__version__)')"
+echo "installed: $("$PY" -c 'import torch, nbgrader; print("torch", torch.__version__, "| nbgrader", nbgrader.__version__)') | $(bwrap --version 2>/dev/null || echo 'no bubblewrap')"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sys
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 from conftest import ROOT
 
-from grader.sandbox import wire
+from grader.sandbox import isolation, wire
 from grader.sandbox.client import StudentError, Worker, WorkerDied, WorkerTimeout
 from grader.sandbox.limits import Limits
 
@@ -164,3 +167,161 @@ def test_memory_limit_turns_a_huge_allocation_into_an_error():
             w.call({"name": "hog"})
 
 
+
+
+# ------------------------------------------------------------------ the OS sandbox (issue 9)
+
+needs_sandbox = pytest.mark.skipif(not isolation.available(), reason=f"no sandbox: {isolation.probe()}")
+
+
+@needs_sandbox
+def test_sandboxed_worker_is_unprivileged_alone_and_read_only():
+    with Worker(Limits(call_timeout_s=20)) as w:
+        assert w.sandboxed
+        runs = w.exec_cells([
+            "import os, sys\n"
+            "uid = os.getuid()\n"
+            "caps = int([l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1], 16)\n"
+            "pids = max(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "try:\n    open(os.path.join(sys.prefix, 'planted.py'), 'w')\n    ro = 0\n"
+            "except OSError:\n    ro = 1\n"
+            "same = int(os.getcwd() == os.path.expanduser('~') == os.environ['TMPDIR'] == '/tmp')",
+        ])
+        assert runs[0]["ok"], runs[0]
+        value = lambda name: w.call({"name": name, "attr": "__int__"})  # noqa: E731
+        assert value("uid") == isolation.SANDBOX_UID
+        assert value("caps") == 0
+        assert value("pids") < 20  # only the worker's own processes, numbered from 1
+        assert value("ro") == 1 and value("same") == 1
+    assert not (ROOT / ".venv" / "planted.py").exists()
+
+
+@needs_sandbox
+def test_only_allowlisted_paths_exist_inside():
+    with Worker(Limits(call_timeout_s=20)) as w:
+        probes = [str(ROOT / "source"), str(ROOT / "grader"), str(ROOT / "nbgrader_config.py"),
+                  str(ROOT / "data"), "/root/.bashrc", "/etc/passwd", "/var", "/home"]
+        w.exec_cells([f"import os\nseen = [p for p in {probes!r} if os.path.exists(p)]"])
+        assert w.call({"name": "seen", "attr": "copy"}) == []
+
+
+@needs_sandbox
+def test_no_process_of_the_worker_outlives_it():
+    marker = f"outlive-{os.getpid()}"
+    with Worker(Limits(call_timeout_s=20)) as w:
+        w.exec_cells([f"import subprocess\nsubprocess.Popen(['/bin/sh', '-c', 'sleep 300; echo {marker}'], "
+                      "start_new_session=True)"])
+    import time
+
+    time.sleep(0.5)
+    alive = [p for p in os.listdir("/proc") if p.isdigit()
+             and marker.encode() in _cmdline(p)]
+    assert alive == []
+
+
+def _descendants(root: str) -> set[str]:
+    """Live processes below ``root`` (by parent pid), as the host sees them."""
+    parents = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    parents[pid] = f.read().rsplit(")", 1)[1].split()[1]
+            except OSError:
+                continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+@needs_sandbox
+def test_fork_bomb_stops_at_the_process_cap():
+    with Worker(Limits(call_timeout_s=20, max_processes=64)) as w:
+        runs = w.exec_cells(["import os, time\nn = 0\ntry:\n    while True:\n"
+                             "        if os.fork() == 0:\n            time.sleep(20); os._exit(0)\n"
+                             "        n += 1\nexcept OSError:\n    pass"])
+        assert runs[0]["ok"], runs[0]
+        assert 0 < w.call({"name": "n", "attr": "__int__"}) < 64
+
+
+def test_sandbox_refuses_to_bind_a_folder_that_holds_the_course(tmp_path):
+    (tmp_path / "env" / "course").mkdir(parents=True)
+    limits = Limits(private_paths=(str(tmp_path / "env" / "course"),),
+                    extra_ro_paths=(str(tmp_path / "env"),))
+    with pytest.raises(isolation.SandboxUnavailable, match="refusing to bind .*env into"):
+        isolation.read_only_sources(limits, sys.executable)
+    (tmp_path / "env" / "course" / "sub").mkdir()
+    inside = Limits(private_paths=(str(tmp_path / "env" / "course"),),
+                    extra_ro_paths=(str(tmp_path / "env" / "course" / "sub"),))
+    with pytest.raises(isolation.SandboxUnavailable, match="part of the grader"):
+        isolation.read_only_sources(inside, sys.executable)
+
+
+def test_autograde_refuses_without_the_sandbox_and_grade_says_so(tmp_path, monkeypatch, capsys):
+    from grader.autograde import main as autograde
+    from grader.course import Course
+    from grader.grade import main as grade
+    from grader.samples import build_submission
+
+    monkeypatch.setattr(isolation, "probe", lambda: "bubblewrap (bwrap) is not installed: install it")
+    assert autograde(assignment="ps1_tensors", course=Course(tmp_path), progress=False) == 2
+    assert "refusing to grade without the worker sandbox" in capsys.readouterr().err
+    path = tmp_path / "ps1.ipynb"
+    nbformat.write(build_submission("ps1_tensors"), path)
+    out = tmp_path / "r.json"
+    assert grade(path=path, assignment="ps1_tensors", json_out=out, device="cpu") == 0
+    captured = capsys.readouterr()
+    assert "WITHOUT the sandbox" in captured.err and "WITHOUT the worker sandbox" in captured.out
+    data = json.loads(out.read_text())
+    assert data["extra_data"]["sandboxed"] is False and "WITHOUT" in data["output"]
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_sigkill_mid_batch_then_rerun_keeps_what_was_recorded(tmp_path):
+    """The grader dies hard mid-batch: its workers die with it, a rerun grades the rest."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import make_course
+
+    from grader.course import Course
+    from grader.samples import build_submission, write_submission
+
+    root = make_course(tmp_path / "course", ["ps1_tensors"])
+    for i in range(4):
+        write_submission(build_submission("ps1_tensors"), root, f"s{i}", "ps1_tensors")
+    results = Course(root).results_dir("ps1_tensors")
+    env = {**os.environ, "GRADER_COURSE_ROOT": str(root)}
+    cmd = [sys.executable, "-m", "grader", "autograde", "ps1_tensors", "--jobs", "1", "--no-feedback"]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    workers: set[str] = set()
+    while len(list(results.glob("*.json"))) < 1 and time.monotonic() < deadline:
+        workers |= _descendants(str(proc.pid))
+        time.sleep(0.1)
+    workers |= _descendants(str(proc.pid))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)
+    first = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert 1 <= len(first) < 4
+    assert workers, "no worker was seen running"
+    assert not [p for p in workers if _cmdline(p)], "a worker outlived the killed grader"
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert set(after) == {f"s{i}.json" for i in range(4)}
+    assert all(after[name] == first[name] for name in first), "a recorded result was regraded"

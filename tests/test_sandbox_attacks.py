@@ -13,7 +13,6 @@ import sysconfig
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 from attacks import ATTACKS, PRELUDE, edit_locked_cells
 from conftest import ROOT, make_course

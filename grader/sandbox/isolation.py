@@ -118,7 +118,12 @@ def read_only_sources(limits: Limits, python: str) -> list[str]:
     for entry in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
         if entry and os.path.isdir(entry) and not touches_private(entry, private):
             sources.append(os.path.realpath(entry))
-    sources += [os.path.realpath(p) for p in limits.extra_ro_paths if os.path.exists(p)]
+    for extra in limits.extra_ro_paths:
+        if touches_private(extra, private):
+            raise SandboxUnavailable(f"refusing to bind {extra} into the worker: it is part of "
+                                     "the grader, the course or the data root")
+        if os.path.exists(extra):
+            sources.append(os.path.realpath(extra))
     outer = [s for s in dict.fromkeys(sources)
              if not any(s != o and s.startswith(o.rstrip("/") + "/") for o in sources)]
     for src in outer:

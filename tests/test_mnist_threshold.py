@@ -68,6 +68,19 @@ def test_a_budget_ignorer_is_stopped_and_the_rest_still_graded(tmp_path):
     assert others and all(x.passed for x in others), [(x.name, x.output) for x in others if not x.passed]
 
 
+@pytest.mark.slow
+def test_training_that_goes_on_after_train_model_returns_is_worth_nothing(tmp_path):
+    # The grader keeps the weights train_model returned with and evaluates them in a fresh
+    # worker: the thread that kept training dies with the first one.
+    short = dataclasses.replace(PROFILE, train_budget_s=3.0, quick_budget_s=2.0)
+    result = grade(tmp_path, "background", ps5_cheats.TRAINS_IN_BACKGROUND, profile=short,
+                   only={THRESHOLD, "train_model: learns an easy task within its budget"})
+    t = threshold_result(result)
+    assert t.score == 0 and t.extra["accuracy"] < 0.3, t.output
+    easy = next(x for x in result.tests if x.name.startswith("train_model: learns an easy task"))
+    assert easy.score == 0, easy.output
+
+
 def test_the_evaluation_set_is_read_and_shifted_once_per_process():
     from grader.hidden.mnist_eval import evaluation_data, shift_images
 

@@ -81,6 +81,11 @@ class Session:
         assert self.worker is not None
         return self.worker
 
+    def restart(self) -> None:
+        """End the worker now (and every thread and process in it); the next call gets a
+        fresh one that has run the notebook's cells again."""
+        self.close()
+
     def close(self) -> None:
         if self.worker is not None:
             self.worker.close()

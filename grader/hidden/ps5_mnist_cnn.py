@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from .. import config
 from ..course import Course
-from ..sandbox.client import WorkerTimeout
+from ..sandbox.client import StudentError, WorkerTimeout
 from . import static
 from .framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
 from .mnist_eval import as_model_input, confusion_png, evaluate, evaluation_data
@@ -287,6 +287,35 @@ def accuracy_edges(ctx) -> None:
 # ---------------------------------------------------------------- train_model
 
 
+def hand_over(ctx, trained, what: str):
+    """The trained weights, as data, in a fresh model in a fresh worker.
+
+    Work a call starts must not outlive it: a ``train_model`` that returns while a thread
+    or a process it started keeps training would escape its budget. So the weights it
+    returned with are read at once, the worker that trained (with every thread and process
+    in it) is ended, and a new worker evaluates ``build_model()`` loaded with them.
+    """
+    try:
+        state = ctx.session.builtin("trained_state", trained)
+    except StudentError as exc:
+        raise Fail(f"{what}: the model's state_dict() could not be read after train_model "
+                   f"({exc.type}: {exc.message[:200]})") from None
+    weights = state.get("weights") if isinstance(state, dict) else None
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in weights.items()):
+        raise Fail(f"{what}: train_model must return the model (an nn.Module with a state_dict)")
+    ctx.session.restart()
+    fresh = ctx.student.build_model.options(as_handle=True)()
+    try:
+        ctx.session.builtin("load_trained_state", fresh, weights, bool(state.get("training")),
+                            ctx.device)
+    except StudentError as exc:
+        raise Fail(f"{what}: the trained weights do not load into a new build_model() "
+                   f"({exc.type}: {exc.message[:200]}); keep everything the model learns in "
+                   "its parameters and buffers") from None
+    return fresh
+
+
 def _templates(g: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """An easy 10-class task: a bright square at a digit-specific place, plus noise."""
     labels = torch.arange(n) % 10
@@ -310,6 +339,7 @@ def train_small_task(ctx) -> None:
     except WorkerTimeout:
         raise Fail(f"train_model ran far past its {budget:g} s budget and was stopped") from None
     elapsed = time.perf_counter() - start
+    trained = hand_over(ctx, trained, "train_model")
     test_images, test_labels = _templates(g, 300)
     pred = as_tensor(ctx.student.predict(trained, as_model_input(test_images), ctx.device),
                      "predict's result after training")
@@ -348,6 +378,7 @@ def mnist_threshold(ctx) -> None:
         raise Fail(f"train_model ignored its time budget of {budget:g} s and was stopped; "
                    "it must return the model before the budget runs out") from None
     train_s = time.perf_counter() - start
+    trained = hand_over(ctx, trained, "train_model")
 
     def predictions(x: torch.Tensor) -> torch.Tensor:
         out = []

@@ -310,8 +310,22 @@ def _linear_probe(weight: Any, bias: Any) -> Any:
     return probe
 
 
+def _trained_state(model: Any) -> dict:
+    """A trained model's weights as plain CPU tensors, and whether it was in training mode."""
+    weights = {str(k): v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    return {"weights": weights, "training": bool(getattr(model, "training", False))}
+
+
+def _load_trained_state(model: Any, weights: dict, training: bool, device: str) -> None:
+    model.load_state_dict(weights)
+    model.to(device)
+    model.train(training)
+
+
 BUILTINS = {
     "linear_probe": _linear_probe,
+    "trained_state": _trained_state,
+    "load_trained_state": _load_trained_state,
     "len": len,
     "list": lambda obj, limit=100_000: _bounded_list(obj, limit),
     "same_storage": _same_storage,

@@ -258,7 +258,7 @@ def test_sandbox_refuses_to_bind_a_folder_that_holds_the_course(tmp_path):
     (tmp_path / "env" / "course").mkdir(parents=True)
     limits = Limits(private_paths=(str(tmp_path / "env" / "course"),),
                     extra_ro_paths=(str(tmp_path / "env"),))
-    with pytest.raises(isolation.SandboxUnavailable, match="refusing to bind .*env into"):
+    with pytest.raises(isolation.SandboxUnavailable, match=r"refusing to bind .*env into"):
         isolation.read_only_sources(limits, sys.executable)
     (tmp_path / "env" / "course" / "sub").mkdir()
     inside = Limits(private_paths=(str(tmp_path / "env" / "course"),),

@@ -31,8 +31,12 @@ from grader.grade.gpu_slots import GpuSlot, GpuSlots, leased
 from grader.grade.runner import grade_notebook
 from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST
 from grader.samples import build_submission
+from grader.sandbox import isolation
 
 PS = "ps5_mnist_cnn"
+# Benchmarks grade in the sandbox where this machine has one (as autograde does), and
+# without it elsewhere; every row says which (``sandboxed``).
+SANDBOX = isolation.available()
 
 
 def run_one(name: str, seed: int, profile: config.Profile, workdir: Path,
@@ -41,12 +45,13 @@ def run_one(name: str, seed: int, profile: config.Profile, workdir: Path,
     nbformat.write(build_submission(PS, replace=baseline(name, seed)), path)
     started = time.perf_counter()
     result = grade_notebook(path, PS, profile=profile, only={THRESHOLD_TEST}, threads=threads,
-                            gpu=slot)
+                            gpu=slot, sandbox=SANDBOX)
     test = next(t for t in result.tests if t.name == THRESHOLD_TEST)
     extra = test.extra
     return {"model": name, "seed": seed, "accuracy": extra.get("accuracy"),
             "plain_accuracy": extra.get("plain_accuracy"), "train_seconds": extra.get("train_seconds"),
-            "wall_seconds": round(time.perf_counter() - started, 1), "message": test.output[:200]}
+            "wall_seconds": round(time.perf_counter() - started, 1), "message": test.output[:200],
+            "sandboxed": SANDBOX}
 
 
 def suggest(rows: list[dict]) -> dict:

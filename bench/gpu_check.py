@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 import torch
-from calibrate_threshold import PS, calibrate, suggest
+from calibrate_threshold import PS, SANDBOX, calibrate, suggest
 
 from grader import config
 from grader.baselines import baseline
@@ -43,6 +43,7 @@ from grader.grade.results import GradeResult
 from grader.grade.runner import grade_notebook
 from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST
 from grader.samples import build_submission
+from grader.sandbox import isolation
 
 REFERENCE_WALL_LIMIT_S = 20.0   # issue 5: the reference ps5 grades in at most 20 s on the GPU
 SPEEDUP_TARGET = 4.0            # issue 5: 8 workers on one GPU give at least 4x one worker
@@ -150,7 +151,8 @@ def grade_packed(path: Path, profile: config.Profile, n: int, devices: list[str]
     def one(i: int) -> dict:
         start = time.perf_counter()
         with leased(slots) as slot:
-            result = grade_notebook(path, PS, profile=profile, threads=threads, gpu=slot)
+            result = grade_notebook(path, PS, profile=profile, threads=threads, gpu=slot,
+                                    sandbox=SANDBOX)
         return summarize(f"{path.stem}#{i}", result, time.perf_counter() - start)
 
     start = time.perf_counter()
@@ -188,6 +190,10 @@ def main() -> int:
         "python": sys.version.split()[0], "profile": profile.name,
         "budget_s": profile.train_budget_s, "quick_budget_s": profile.quick_budget_s,
         "threshold": profile.mnist_threshold, "floor": profile.mnist_floor})
+    # Issue 9: the worker trains on the GPU inside bubblewrap; this row says what it binds.
+    limits = config.limits_for(profile, cuda_slot=devices[0] if devices else None)
+    report.emit("sandbox", {"available": SANDBOX, "why_not": isolation.probe(),
+                            **(isolation.describe(limits, sys.executable) if SANDBOX else {})})
 
     single: dict[str, dict] = {}
     throughput: list[dict] = []
@@ -240,6 +246,7 @@ def main() -> int:
         "speedup_vs_1": speedups,
         "eight_workers_at_least_4x": speedups["8"] >= SPEEDUP_TARGET if "8" in speedups else None,
         "calibration_separates": calibration.get("suggested", {}).get("separates"),
+        "graded_in_the_sandbox": bool(single) and all(r.get("sandboxed") for r in single.values()),
     }
     report.emit("acceptance", acceptance)
     return 0

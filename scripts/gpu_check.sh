@@ -26,6 +26,10 @@ run() {
   tar -xzf .gpu/mnist.tgz -C "$DATA"
   export GRADER_DATA_ROOT=$DATA
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+  # The worker sandbox: the runner's own bubblewrap, else the one gpu_prepare.sh carried.
+  if ! command -v bwrap >/dev/null 2>&1 && [ -x .gpu/bwrap/bwrap ]; then
+    export PATH=$PWD/.gpu/bwrap:$PATH
+  fi
   "$PY" -m grader fetch-data --quiet           # verifies the MD5s of what was carried
   echo "setup took $(( $(date +%s) - started )) s"
   # shellcheck disable=SC2086  # GPU_CHECK_ARGS is a list of arguments

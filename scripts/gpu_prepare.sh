@@ -18,6 +18,19 @@ for p in $PKGS; do
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any -d "$DEST" "$p"
 done
+# bubblewrap for the worker sandbox, in case the runner image lacks it (it has no network
+# for apt-get): the binary with its own loader and libraries, started through a wrapper.
+rm -rf .gpu/bwrap && mkdir -p .gpu/bwrap/lib
+cp "$(command -v bwrap)" .gpu/bwrap/bwrap.real
+for lib in $(ldd "$(command -v bwrap)" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
+  cp -L "$lib" .gpu/bwrap/lib/
+done
+cat > .gpu/bwrap/bwrap <<'WRAP'
+#!/bin/sh
+here=$(dirname "$(readlink -f "$0")")
+exec "$here"/lib/ld-linux-x86-64.so.2 --library-path "$here/lib" "$here/bwrap.real" "$@"
+WRAP
+chmod +x .gpu/bwrap/bwrap
 .venv/bin/python -m grader fetch-data --quiet
 tar -czf .gpu/mnist.tgz -C data MNIST/raw
 du -sh "$DEST" .gpu

@@ -325,3 +325,33 @@ def test_sigkill_mid_batch_then_rerun_keeps_what_was_recorded(tmp_path):
     after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     assert set(after) == {f"s{i}.json" for i in range(4)}
     assert all(after[name] == first[name] for name in first), "a recorded result was regraded"
+
+
+def test_memory_cgroup_caps_the_workers_processes_together():
+    from grader.sandbox.cgroup import MemoryCap
+
+    probe = MemoryCap.create(256 * 1024**2)
+    if probe is None:
+        pytest.skip("this machine gives the grader no memory cgroup")
+    probe.remove()
+    # Three processes of 700 MB each stay under their address-space limit apiece, but not
+    # under 1.5 GB for the worker as a whole.
+    limits = Limits(call_timeout_s=30, host_memory_bytes=1536 * 1024**2)
+    with Worker(limits) as w:
+        assert w.memory_cap is not None
+        w.exec_cells(["import os, time\n"
+                      "def hog():\n"
+                      "    kids = []\n"
+                      "    for _ in range(3):\n"
+                      "        pid = os.fork()\n"
+                      "        if pid == 0:\n"
+                      "            b = bytearray(700 * 1024**2)\n"
+                      "            for i in range(0, len(b), 4096): b[i] = 1\n"
+                      "            time.sleep(5); os._exit(0)\n"
+                      "        kids.append(pid)\n"
+                      "    return [os.waitpid(k, 0)[1] for k in kids]"])
+        statuses = w.call({"name": "hog"})
+        assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses), statuses
+        assert w.memory_cap.oom_killed()
+        path = w.memory_cap.path
+    assert not os.path.exists(path)  # removed with the worker

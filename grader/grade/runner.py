@@ -260,5 +260,7 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
         result.extra["worker_ready_seconds"] = round(session.ready_s, 2)
         result.extra["notebook_seconds"] = round(session.started_s, 2)
     result.extra["sandboxed"] = sandbox
+    # Where no memory cgroup could be made, only the per-process rlimit holds (none on CUDA).
+    result.extra["host_memory_capped"] = session.memory_capped
     result.execution_time = time.perf_counter() - started
     return result

@@ -30,6 +30,7 @@ class Session:
         self.first_run: list[dict] | None = None
         self.bad_cells: dict[int, dict] = {}
         self.sandboxed = False
+        self.memory_capped = False
         self.defined: set[str] = set()
         self.started_s = 0.0
         self.ready_s: float | None = None  # first start: until the worker answers a ping
@@ -49,6 +50,7 @@ class Session:
             self.worker = Worker(self.limits)
             self.worker.start()
             self.sandboxed = self.worker.sandboxed
+            self.memory_capped = self.worker.memory_cap is not None
             runs: list[dict] = []
             try:
                 self.worker.ping()

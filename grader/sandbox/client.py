@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from . import isolation, wire
+from .cgroup import MemoryCap
 from .limits import Limits, worker_env, worker_settings
 
 HERE = Path(__file__).resolve().parent
@@ -131,6 +132,7 @@ class Worker:
         self._next_cb = 1
         self._sync_targets: dict[str, Any] = {}
         self.sandboxed = False
+        self.memory_cap: MemoryCap | None = None
         self.starting = True    # until the first reply: a death then is the sandbox's fault
 
     # ------------------------------------------------------------------ lifecycle
@@ -149,6 +151,14 @@ class Worker:
         from_worker_r, from_worker_w = os.pipe()
         out_r, out_w = os.pipe()
         args = [str(to_worker_r), str(from_worker_w), worker_settings(self.limits)]
+        self.memory_cap = MemoryCap.create(self.limits.host_memory_bytes)
+        cap, limits = self.memory_cap, self.limits
+
+        def preexec() -> None:
+            if cap is not None:
+                cap.enter()
+            limits.preexec()
+
         try:
             if self.limits.sandbox:
                 stage = Path(self.tmp) / "stage"
@@ -164,7 +174,7 @@ class Worker:
                 env=worker_env(self.limits, home),
                 stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
                 pass_fds=(to_worker_r, from_worker_w), start_new_session=True,
-                preexec_fn=self.limits.preexec,
+                preexec_fn=preexec,
             )
         except BaseException:
             for fd in (to_worker_w, from_worker_r, out_r):
@@ -199,6 +209,8 @@ class Worker:
         self._w = self._r = None
         if self.output is not None:
             self.output.join()
+        if self.memory_cap is not None:
+            self.memory_cap.remove()
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
@@ -261,6 +273,9 @@ class Worker:
             return "the worker stopped answering"
         if self.starting and code == 1 and "bwrap:" in self.log_tail():
             return f"the sandbox could not start the worker ({self.log_tail(300).strip()})"
+        if self.memory_cap is not None and self.memory_cap.oom_killed():
+            gib = (self.limits.host_memory_bytes or 0) / 2**30
+            return f"the worker used more than its {gib:g} GiB of memory and was stopped"
         if code < 0:
             sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
             hint = " (often: out of memory or a resource limit)" if sig in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""

@@ -36,6 +36,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from functools import cache
 
 from .limits import PACKAGE_ROOT, Limits, outside_python_path, touches_private
@@ -57,25 +58,28 @@ def _is_root() -> bool:
 
 @cache
 def probe() -> str | None:
-    """``None`` when the sandbox works here, else why not (cached for the process)."""
+    """``None`` when the sandbox works here, else why not (cached for the process).
+
+    It starts ``/bin/true`` the way ``command`` starts a worker (for root: staging mount,
+    ``setpriv``, then bubblewrap), so a machine that cannot do one of the steps is caught.
+    """
     exe = shutil.which("bwrap")
     if exe is None:
         return f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}"
     inner = [exe, *_namespaces(), "--ro-bind", "/usr", "/usr", *_merged_usr(),
              "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
-    argv = inner
-    if _is_root():
-        argv = ["setpriv", f"--reuid={Limits.host_uid}", f"--regid={Limits.host_uid}",
-                "--clear-groups", "--no-new-privs", *inner]
-    try:
-        done = subprocess.run(argv, capture_output=True, timeout=20)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"bubblewrap could not start ({exc})"
+    with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
+        os.chmod(tmp, 0o711)
+        argv = _as_host_uid(Limits(), inner, [], tmp) if _is_root() else inner
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=20)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"bubblewrap could not start ({exc})"
     if done.returncode != 0:
         why = done.stderr.decode(errors="replace").strip()[-300:]
         return (f"bubblewrap cannot create its namespaces here ({why}); unprivileged user "
                 "namespaces must be enabled (sysctl kernel.unprivileged_userns_clone=1 or "
-                "user.max_user_namespaces > 0)")
+                "user.max_user_namespaces > 0), and root needs CAP_SYS_ADMIN for its staging mount")
     return None
 
 
@@ -188,10 +192,14 @@ def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
         "--chdir", HOME,
         "--", python, "-s", "-B", f"{CODE}/worker.py", *worker_args,
     ]
-    if not root:
-        return bwrap
-    drop = ["setpriv", f"--reuid={limits.host_uid}", f"--regid={limits.host_uid}",
-            "--clear-groups", "--no-new-privs"]
+    return _as_host_uid(limits, bwrap, staged, stage_dir) if root else bwrap
+
+
+def _as_host_uid(limits: Limits, bwrap: list[str], staged: list[tuple[str, str]],
+                 stage_dir: str) -> list[str]:
+    """For root: stage the binds in a private mount namespace, drop to ``host_uid``, run bwrap."""
+    drop = [shutil.which("setpriv") or "setpriv", f"--reuid={limits.host_uid}",
+            f"--regid={limits.host_uid}", "--clear-groups", "--no-new-privs"]
     steps = [f"mount -t tmpfs -o size=64k,mode=0755 grader-stage {shlex.quote(stage_dir)}"]
     for src, dest in staged:
         kind = "mkdir" if os.path.isdir(src) else "touch"
@@ -199,8 +207,8 @@ def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
                   f"mount --bind {shlex.quote(src)} {shlex.quote(dest)}",
                   f"mount -o remount,bind,ro {shlex.quote(dest)}"]
     steps.append('exec "$@"')
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-ec", " && ".join(steps),
-            "sh", *drop, *bwrap]
+    return [shutil.which("unshare") or "unshare", "--mount", "--propagation", "private",
+            "sh", "-ec", " && ".join(steps), "sh", *drop, *bwrap]
 
 
 def describe(limits: Limits, python: str) -> dict:

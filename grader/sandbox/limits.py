@@ -37,6 +37,8 @@ class Limits:
     file_bytes: int | None = 256 * MiB    # largest file the worker may write
     open_files: int | None = 1024
     max_processes: int | None = 256       # processes and threads inside the sandbox
+    host_memory_bytes: int | None = 12 * GiB  # all the worker's processes together (a memory
+                                              # cgroup, where the machine allows one; cgroup.py)
 
     # Sizes of what the worker can fill.
     workdir_bytes: int = 512 * MiB        # its one writable folder (cwd, HOME, TMPDIR; tmpfs)

@@ -384,7 +384,8 @@ def mnist_threshold(ctx) -> None:
         out = []
         for first in range(0, x.shape[0], 2500):
             batch = as_model_input(x[first:first + 2500])
-            pred = as_tensor(ctx.student.predict.options(timeout=120)(trained, batch, profile.device),
+            predict = ctx.student.predict.options(timeout=profile.limits.training_call_timeout_s)
+            pred = as_tensor(predict(trained, batch, profile.device),
                              "predict's result")
             check_shape(pred, (batch.shape[0],), "predict's result")
             out.append(pred.long())

@@ -27,6 +27,7 @@ class Limits:
     # Wall-clock timeouts (seconds): the trusted side kills the worker when one runs out.
     startup_timeout_s: float = 180.0      # process start, imports, CUDA context: until a ping
     call_timeout_s: float = 60.0          # one call of a student function
+    training_call_timeout_s: float = 120.0  # a call that trains or predicts in bulk (ps3, ps5)
     cell_timeout_s: float = 120.0         # one notebook cell
     notebook_timeout_s: float = 300.0     # all the notebook's cells together
     stats_timeout_s: float = 10.0         # the informational resource report at the end

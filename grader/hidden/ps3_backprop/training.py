@@ -48,10 +48,15 @@ def _evaluate_trained(ctx, params, n_hidden: int, what: str) -> tuple[float, str
     return 0.0, f"{what} classifies only {right} of the 4 XOR points (mean BCE {loss:.3f}){hint}"
 
 
+def _train_xor(ctx):
+    """The student's train_xor with the training-call timeout (Limits, the one home)."""
+    return ctx.student.train_xor.options(timeout=ctx.profile.limits.training_call_timeout_s)
+
+
 def _solved_without_training(ctx, n_hidden: int, seed: int) -> bool:
     """Whether a single gradient step already 'solves' XOR (parameters not really trained)."""
     try:
-        params = ctx.student.train_xor.options(timeout=120)(n_hidden=n_hidden, steps=1, seed=seed)
+        params = _train_xor(ctx)(n_hidden=n_hidden, steps=1, seed=seed)
         return _evaluate_trained(ctx, params, n_hidden, "train_xor")[0] == 1.0
     except (StudentError, Fail):
         return False
@@ -59,7 +64,7 @@ def _solved_without_training(ctx, n_hidden: int, seed: int) -> bool:
 
 @test("train_xor", 2, "train_xor: the default call solves XOR")
 def train_xor_default(ctx) -> None:
-    params = ctx.student.train_xor.options(timeout=120)()
+    params = _train_xor(ctx)()
     score, msg = _evaluate_trained(ctx, params, 2, "train_xor()")
     if score > 0 and _solved_without_training(ctx, 2, 0):
         raise Fail("train_xor(steps=1) already returns parameters that solve XOR: start from "
@@ -73,11 +78,11 @@ def train_xor_default(ctx) -> None:
 def train_xor_wider(ctx) -> None:
     g = ctx.generator()
     seed = _randint(g, 1, 500)
-    params = ctx.student.train_xor.options(timeout=120)(n_hidden=4, seed=seed)
+    params = _train_xor(ctx)(n_hidden=4, seed=seed)
     score, msg = _evaluate_trained(ctx, params, 4, "train_xor(n_hidden=4, seed=...)")
     if msg:
         raise Fail(msg, score)
-    other = ctx.student.train_xor.options(timeout=120)(n_hidden=4, seed=seed + _randint(g, 1, 99))
+    other = _train_xor(ctx)(n_hidden=4, seed=seed + _randint(g, 1, 99))
     if _same_params(params, other):
         raise Fail("train_xor(n_hidden=4) returned the same parameters for two different seeds: "
                    "start each run from init_params(2, n_hidden, 1, seed)")
@@ -93,7 +98,7 @@ def _same_params(a, b) -> bool:
 def train_xor_reproducible(ctx) -> None:
     g = ctx.generator()
     seed = _randint(g, 1, 500)
-    train = ctx.student.train_xor.options(timeout=120)
+    train = _train_xor(ctx)
     first = train(n_hidden=3, seed=seed)
     score, msg = _evaluate_trained(ctx, first, 3, "train_xor(n_hidden=3, seed=...)")
     if score < 1.0:

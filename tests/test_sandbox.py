@@ -368,3 +368,26 @@ def test_the_unprivileged_command_line_works_as_well(monkeypatch):
         assert runs[0]["ok"], runs[0]
         assert w.call({"name": "uid", "attr": "__int__"}) == isolation.SANDBOX_UID
         assert w.call({"name": "seen", "attr": "__int__"}) == 0
+
+
+def test_a_worker_that_stops_reading_or_stalls_mid_frame_times_out():
+    import time
+
+    # The next request is larger than the pipe can hold and nobody reads it.
+    with Worker(Limits(call_timeout_s=3)) as w:
+        w.exec_cells(["import threading, time, wire\n"
+                      "wire.read_frame = lambda *a, **k: time.sleep(3600)"])
+        start = time.monotonic()
+        with pytest.raises(WorkerTimeout):
+            w.put(torch.zeros(20_000_000))
+        assert time.monotonic() - start < 10
+    # A reply that announces a large blob and then stops in the middle.
+    with Worker(Limits(call_timeout_s=3)) as w:
+        w.exec_cells(["import os, sys, time, wire\n"
+                      "def stall():\n"
+                      "    os.write(int(sys.argv[2]), wire.HEADER.pack(2, 10**6) + b'{}' + b'x' * 10)\n"
+                      "    time.sleep(3600)"])
+        start = time.monotonic()
+        with pytest.raises(WorkerTimeout):
+            w.call({"name": "stall"})
+        assert time.monotonic() - start < 10

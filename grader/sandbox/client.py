@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -233,15 +232,12 @@ class Worker:
             raise WorkerDied(self._death_message())
         timeout = self.limits.call_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        try:
-            wire.write_frame(self._w, wire.pack(header, tensors))
-        except (BrokenPipeError, OSError):
-            raise WorkerDied(self._death_message()) from None
+        self._write(wire.pack(header, tensors), deadline, timeout)
         while True:
             reply, blob = self._read(deadline, timeout)
             kind = reply.get("kind")
             if kind == "callback":
-                self._serve_callback(reply, blob)
+                self._serve_callback(reply, blob, deadline, timeout)
                 continue
             self.starting = False
             dec = self.decoder(blob)
@@ -250,14 +246,21 @@ class Worker:
                 reply["_sync"] = dec.decode(reply["sync"])
             return reply, value
 
-    def _read(self, deadline: float, timeout: float) -> tuple[dict, dict]:
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([self._r], [], [], max(0.0, remaining))
-        if not ready:
-            self.kill()
-            raise WorkerTimeout(f"did not finish within {timeout:g} s")
+    def _write(self, data: bytes, deadline: float, timeout: float) -> None:
         try:
-            return wire.read_frame(self._r, self.limits.max_result_bytes)
+            wire.write_frame(self._w, data, deadline)
+        except wire.WireTimeout:
+            self.kill()
+            raise WorkerTimeout(f"did not take its input within {timeout:g} s") from None
+        except OSError:
+            raise WorkerDied(self._death_message()) from None
+
+    def _read(self, deadline: float, timeout: float) -> tuple[dict, dict]:
+        try:
+            return wire.read_frame(self._r, self.limits.max_result_bytes, deadline)
+        except wire.WireTimeout:
+            self.kill()
+            raise WorkerTimeout(f"did not finish within {timeout:g} s") from None
         except EOFError:
             raise WorkerDied(self._death_message()) from None
         except wire.WireError as exc:
@@ -302,7 +305,7 @@ class Worker:
             return {"$callback": cid}
         raise wire.WireError(f"cannot send a value of type {type(value).__name__} to the worker")
 
-    def _serve_callback(self, reply: dict, blob: dict) -> None:
+    def _serve_callback(self, reply: dict, blob: dict, deadline: float, timeout: float) -> None:
         dec = self.decoder(blob)
         self._sync_back(dec.decode(reply.get("sync", {"$dict": []})))
         fn = self._callbacks.get(int(reply.get("id", -1)))
@@ -316,7 +319,7 @@ class Worker:
             header["value"], tensors = self.encode(result)
         except Exception as exc:
             header, tensors = {"kind": "callback_error", "value": f"{type(exc).__name__}: {exc}"}, None
-        wire.write_frame(self._w, wire.pack(header, tensors))
+        self._write(wire.pack(header, tensors), deadline, timeout)
 
     def _sync_back(self, values: Any) -> None:
         """Mirror in-place changes the student made to tensor arguments (Python semantics)."""

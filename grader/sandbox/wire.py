@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import struct
+import time
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,10 @@ DEFAULT_MAX_BLOB = 1024 * 1024 * 1024
 
 class WireError(ValueError):
     """A frame or value that does not follow the protocol."""
+
+
+class WireTimeout(Exception):
+    """The other side stopped reading or writing a frame before the deadline."""
 
 
 class Handle:
@@ -195,9 +201,21 @@ def pack(header: dict, tensors: dict[str, torch.Tensor] | None = None) -> bytes:
     return HEADER.pack(len(body), len(blob)) + body + blob
 
 
-def _read_exact(fd: int, n: int) -> bytes:
+def _wait(fd: int, deadline: float | None, write: bool = False) -> None:
+    """Block until ``fd`` is ready, or raise WireTimeout at ``deadline`` (time.monotonic)."""
+    if deadline is None:
+        return
+    remaining = deadline - time.monotonic()
+    ready = select.select([], [fd], [], max(0.0, remaining))[1] if write \
+        else select.select([fd], [], [], max(0.0, remaining))[0]
+    if not ready:
+        raise WireTimeout("the other side stopped in the middle of a frame")
+
+
+def _read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
     chunks = []
     while n:
+        _wait(fd, deadline)
         chunk = os.read(fd, min(n, 1 << 20))
         if not chunk:
             raise EOFError("the other side closed the channel")
@@ -206,13 +224,18 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int, max_blob: int = DEFAULT_MAX_BLOB) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read one frame; raise WireError on anything malformed or oversized."""
-    n_json, n_blob = HEADER.unpack(_read_exact(fd, HEADER.size))
+def read_frame(fd: int, max_blob: int = DEFAULT_MAX_BLOB, deadline: float | None = None,
+               ) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read one frame; raise WireError on anything malformed or oversized.
+
+    With a ``deadline`` (the trusted side always gives one) a peer that stops sending in the
+    middle of a frame raises WireTimeout instead of blocking the reader forever.
+    """
+    n_json, n_blob = HEADER.unpack(_read_exact(fd, HEADER.size, deadline))
     if n_json > MAX_JSON or n_blob > max_blob:
         raise WireError(f"frame too large ({n_json} + {n_blob} bytes)")
     try:
-        header = json.loads(_read_exact(fd, n_json))
+        header = json.loads(_read_exact(fd, n_json, deadline))
     except RecursionError:
         raise WireError("JSON header nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -221,17 +244,18 @@ def read_frame(fd: int, max_blob: int = DEFAULT_MAX_BLOB) -> tuple[dict, dict[st
         raise WireError("header is not an object")
     tensors: dict[str, torch.Tensor] = {}
     if n_blob:
+        blob = _read_exact(fd, n_blob, deadline)
         try:
-            tensors = st_load(_read_exact(fd, n_blob))
-        except EOFError:
-            raise
+            tensors = st_load(blob)
         except Exception as exc:
             raise WireError(f"malformed tensor blob: {exc}") from None
     return header, tensors
 
 
-def write_frame(fd: int, data: bytes) -> None:
+def write_frame(fd: int, data: bytes, deadline: float | None = None) -> None:
+    """Write one frame; with a ``deadline``, a peer that stops reading raises WireTimeout."""
     view = memoryview(data)
     while view:
-        n = os.write(fd, view)
+        _wait(fd, deadline, write=True)
+        n = os.write(fd, view[: 1 << 16] if deadline is not None else view)
         view = view[n:]

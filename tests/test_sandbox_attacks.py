@@ -27,8 +27,12 @@ from grader.sandbox import isolation
 
 PS = "ps1_tensors"
 SITE = sysconfig.get_paths()["purelib"]
+# A host uid of this batch's own (used when the grader is root): whatever survives the batch
+# still runs under it, wherever it hid, and no other test's workers do.
+BATCH_UID = 61000 + os.getpid() % 4000
 PROFILE = config.PROFILES["cpu"].with_limits(
-    call_timeout_s=5.0, cell_timeout_s=8.0, notebook_timeout_s=30.0, memory_bytes=4 * 1024**3)
+    call_timeout_s=5.0, cell_timeout_s=8.0, notebook_timeout_s=30.0, memory_bytes=4 * 1024**3,
+    host_uid=BATCH_UID)
 HONEST = ("honest-1", "honest-2")
 
 pytestmark = pytest.mark.skipif(not isolation.available(), reason=f"no sandbox: {isolation.probe()}")
@@ -60,15 +64,22 @@ def _listing(*dirs: str) -> set[str]:
 
 
 def _worker_processes(marks: list[str]) -> list[str]:
+    """Processes of this batch still alive: its host uid (as root) or its attacks' markers."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            uids = next(line.split()[1:] for line in status if line.startswith("Uid:"))
+            state = next(line.split()[1] for line in status if line.startswith("State:"))
+        except (OSError, StopIteration):
             continue
-        if isolation.CODE in cmd or any(m in cmd for m in marks):
+        if state == "Z":  # already dead, waiting for the host's init to reap it
+            continue
+        mine = str(BATCH_UID) in uids if os.geteuid() == 0 else isolation.CODE in cmd
+        if mine or any(m in cmd for m in marks):
             found.append(f"{pid}: {cmd[:120]}")
     return found
 

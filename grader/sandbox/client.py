@@ -370,9 +370,6 @@ class Worker:
                 self._sync_targets = {}
         return value
 
-    def function(self, name: str, **options: Any) -> RemoteFunction:
-        return RemoteFunction(self, {"name": name}, name, options)
-
     def put(self, value: Any) -> RemoteObject:
         enc, tensors = self.encode(value)
         return self.request({"op": "put", "value": enc}, tensors)[1]
@@ -382,23 +379,6 @@ class Worker:
 
     def builtin(self, name: str, *args: Any, **options: Any) -> Any:
         return self.call({"builtin": name}, args, **options)
-
-
-class RemoteFunction:
-    """A student function or class, called across the boundary."""
-
-    def __init__(self, worker: Worker, target: dict, name: str, options: dict | None = None) -> None:
-        self._worker, self._target, self.__name__ = worker, target, name
-        self._options = dict(options or {})
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._worker.call(self._target, args, kwargs, **self._options)
-
-    def with_options(self, **options: Any) -> RemoteFunction:
-        return RemoteFunction(self._worker, self._target, self.__name__, {**self._options, **options})
-
-    def __repr__(self) -> str:
-        return f"<student function {self.__name__}>"
 
 
 class RemoteObject:

@@ -329,7 +329,6 @@ BUILTINS = {
     "len": len,
     "list": lambda obj, limit=100_000: _bounded_list(obj, limit),
     "same_storage": _same_storage,
-    "describe": describe,
 }
 
 

@@ -64,6 +64,16 @@ libc = ctypes.CDLL(None, use_errno=True)
 
 SRC = "@COURSE@/source/ps1_tensors/ps1_tensors.ipynb"
 
+# Two workers of one batch try to meet: whichever comes second would find the other's trace.
+RENDEZVOUS = (
+    's = socket.socket(socket.AF_UNIX)\n'
+    'if isinstance(_try(s.bind, "\\0grader-rendezvous"), OSError): _leak("abstract socket taken by another worker")\n'
+    'shm = libc.shmget(0x5eed, 4096, 0o1666 | 0o2000)\n'
+    'if shm < 0 and ctypes.get_errno() == 17: _leak("SysV segment of another worker")\n'
+    'if os.path.exists("/dev/shm/grader-rendezvous"): _leak("/dev/shm shared")\n'
+    '_plant("/dev/shm/grader-rendezvous")\n'
+    'time.sleep(3)')
+
 
 @dataclass(frozen=True)
 class Attack:
@@ -167,22 +177,9 @@ ATTACKS: list[Attack] = [
            '    if _try(s.connect, addr) is None: _leak("connected", addr)\n'
            '    s.close()'),
     Attack("rendezvous-a", "meet another worker through an abstract socket, SysV shm or /dev/shm",
-           "separate network, IPC and mount namespaces per worker",
-           's = socket.socket(socket.AF_UNIX)\n'
-           'if isinstance(_try(s.bind, "\\0grader-rendezvous"), OSError): _leak("abstract socket taken by another worker")\n'
-           'shm = libc.shmget(0x5eed, 4096, 0o1666 | 0o2000)\n'
-           'if shm < 0 and ctypes.get_errno() == 17: _leak("SysV segment of another worker")\n'
-           'if os.path.exists("/dev/shm/grader-rendezvous"): _leak("/dev/shm shared")\n'
-           '_plant("/dev/shm/grader-rendezvous")\n'
-           'time.sleep(3)'),
+           "separate network, IPC and mount namespaces per worker", RENDEZVOUS),
     Attack("rendezvous-b", "the other half of the rendezvous", "separate namespaces per worker",
-           's = socket.socket(socket.AF_UNIX)\n'
-           'if isinstance(_try(s.bind, "\\0grader-rendezvous"), OSError): _leak("abstract socket taken by another worker")\n'
-           'shm = libc.shmget(0x5eed, 4096, 0o1666 | 0o2000)\n'
-           'if shm < 0 and ctypes.get_errno() == 17: _leak("SysV segment of another worker")\n'
-           'if os.path.exists("/dev/shm/grader-rendezvous"): _leak("/dev/shm shared")\n'
-           '_plant("/dev/shm/grader-rendezvous")\n'
-           'time.sleep(3)'),
+           RENDEZVOUS),
     # ------------------------------------------------------------ writing outside its folder
     Attack("plant-in-python-env", "plant sitecustomize and a .pth file in the grader's environment",
            "read-only bind of the environment",

@@ -391,3 +391,23 @@ def test_a_worker_that_stops_reading_or_stalls_mid_frame_times_out():
         with pytest.raises(WorkerTimeout):
             w.call({"name": "stall"})
         assert time.monotonic() - start < 10
+
+
+def test_a_reply_out_of_turn_is_a_protocol_violation():
+    from grader.sandbox.client import ProtocolViolation
+
+    # A thread left behind by one call answers the next request with a forged reply.
+    with Worker(Limits(call_timeout_s=10)) as w:
+        w.exec_cells(["import os, sys, threading, time, wire\n"
+                      "def plant():\n"
+                      "    def late():\n"
+                      "        time.sleep(1)\n"
+                      "        os.write(int(sys.argv[2]), wire.pack({'kind': 'ok', 'value': 42, 'rid': 1}))\n"
+                      "    threading.Thread(target=late).start()\n"
+                      "    return 0\n"
+                      "def slow():\n"
+                      "    time.sleep(3)\n"
+                      "    return 7"])
+        assert w.call({"name": "plant"}) == 0
+        with pytest.raises(ProtocolViolation, match="out of turn"):
+            w.call({"name": "slow"})

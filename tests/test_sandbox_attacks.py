@@ -115,7 +115,16 @@ def batch(tmp_path_factory):
 
     start = time.perf_counter()
     tasks = find_tasks(Course(course), PS)
-    results = grade_all(tasks, PS, jobs=2, profile=PROFILE, course=Course(course), progress=False)
+    # The grader holds the secret seed in its environment, as an instructor may run it.
+    before_seed = os.environ.get("GRADER_EVAL_SEED")
+    os.environ["GRADER_EVAL_SEED"] = "424242"
+    try:
+        results = grade_all(tasks, PS, jobs=2, profile=PROFILE, course=Course(course), progress=False)
+    finally:
+        if before_seed is None:
+            os.environ.pop("GRADER_EVAL_SEED")
+        else:
+            os.environ["GRADER_EVAL_SEED"] = before_seed
     seconds = time.perf_counter() - start
     time.sleep(1.0)  # a daemon that outlived its worker would write by now
     return {
@@ -146,6 +155,7 @@ def test_attack_earns_nothing_and_leaks_nothing(batch, attack):
     outputs = " ".join(c.stdout + c.stderr + c.error for c in result.cells)
     outputs += " ".join(t.output for t in result.tests)
     assert "LEAKED" not in outputs, outputs[outputs.index("LEAKED"):][:400]
+    assert "424242" not in outputs  # the secret seed, in the course and the grader's environment
     assert result.score == 0, [(t.name, t.score, t.output) for t in result.tests if t.score]
     assert result.max_score == batch["alone"].max_score  # points were restored from source
 

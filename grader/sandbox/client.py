@@ -130,6 +130,7 @@ class Worker:
         self._callbacks: dict[int, Any] = {}
         self._next_cb = 1
         self._sync_targets: dict[str, Any] = {}
+        self._rid = 0           # the id of the request in flight; every reply must carry it
         self.sandboxed = False
         self.memory_cap: MemoryCap | None = None
         self.starting = True    # until the first reply: a death then is the sandbox's fault
@@ -232,9 +233,16 @@ class Worker:
             raise WorkerDied(self._death_message())
         timeout = self.limits.call_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        self._rid += 1
+        header = {**header, "rid": self._rid}
         self._write(wire.pack(header, tensors), deadline, timeout)
         while True:
             reply, blob = self._read(deadline, timeout)
+            if reply.get("rid") != self._rid:  # a stale frame, e.g. from a thread of an earlier call
+                self.kill()
+                raise ProtocolViolation(f"the worker answered out of turn (request {self._rid}, "
+                                        f"reply to {reply.get('rid')!r}); something the student "
+                                        "started earlier was still running")
             kind = reply.get("kind")
             if kind == "callback":
                 self._serve_callback(reply, blob, deadline, timeout)
@@ -319,6 +327,7 @@ class Worker:
             header["value"], tensors = self.encode(result)
         except Exception as exc:
             header, tensors = {"kind": "callback_error", "value": f"{type(exc).__name__}: {exc}"}, None
+        header["rid"] = self._rid
         self._write(wire.pack(header, tensors), deadline, timeout)
 
     def _sync_back(self, values: Any) -> None:

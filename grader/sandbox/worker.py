@@ -55,6 +55,7 @@ class Worker:
         self.handles: dict[int, Any] = {}
         self.next_handle = 1
         self.sync_tensors: dict[str, Any] = {}
+        self.rid: Any = None   # the request being answered: every frame we send carries it
         self.shell = None
         self.ns: dict[str, Any] = {"__name__": "__main__"}
         try:
@@ -93,6 +94,7 @@ class Worker:
                 enc = wire.Encoder()
         for key, val in (extra or {}).items():
             header[key] = enc.encode(val)
+        header["rid"] = self.rid
         wire.write_frame(self.wfd, wire.pack(header, enc.tensors))
 
     def decoder(self, tensors: dict) -> wire.Decoder:
@@ -103,7 +105,7 @@ class Worker:
     def make_callback(self, cid: int):
         def remote(*args: Any, **kwargs: Any) -> Any:
             enc = self.encoder()
-            header = {"kind": "callback", "id": cid,
+            header = {"kind": "callback", "id": cid, "rid": self.rid,
                       "args": enc.encode(list(args)), "kwargs": enc.encode(dict(kwargs)),
                       "sync": enc.encode(self._sync_values())}
             wire.write_frame(self.wfd, wire.pack(header, enc.tensors))
@@ -125,6 +127,7 @@ class Worker:
                 req, tensors = wire.read_frame(self.rfd)
             except EOFError:
                 return
+            self.rid = req.get("rid")
             op = req.get("op")
             try:
                 handler = getattr(self, f"op_{op}")

@@ -27,9 +27,13 @@ run() {
   export GRADER_DATA_ROOT=$DATA
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   # The worker sandbox: the runner's own bubblewrap, else the one gpu_prepare.sh carried.
+  # Copied out of the checkout: the account workers drop to must be able to run it.
   if ! command -v bwrap >/dev/null 2>&1 && [ -x .gpu/bwrap/bwrap ]; then
-    export PATH=$PWD/.gpu/bwrap:$PATH
+    BWRAP_DIR=$(mktemp -d /tmp/gpu-bwrap-XXXX)
+    cp -r .gpu/bwrap/. "$BWRAP_DIR"/ && chmod -R a+rX "$BWRAP_DIR" && chmod 755 "$BWRAP_DIR"
+    export PATH=$BWRAP_DIR:$PATH
   fi
+  bwrap --version || echo "no bubblewrap: the GPU check grades unsandboxed and says so"
   "$PY" -m grader fetch-data --quiet           # verifies the MD5s of what was carried
   echo "setup took $(( $(date +%s) - started )) s"
   # shellcheck disable=SC2086  # GPU_CHECK_ARGS is a list of arguments

@@ -47,3 +47,26 @@ def test_a_batch_on_cuda_gives_each_worker_its_own_share(tmp_path):
     assert all(r.profile == "gpu" and r.score == r.max_score for r in results.values())
     assert len({(s["device"], s["share"]) for s in shares}) == 3  # three workers, three shares
     assert all(0 < s["memory_fraction"] <= 1 / 3 for s in shares)
+
+
+def test_a_sandboxed_worker_trains_on_the_gpu():
+    # Issue 9: inside bubblewrap, with the NVIDIA device nodes bound, a worker still trains
+    # on the GPU (and still sees nothing of the course).
+    limits = config.limits_for(config.PROFILES["gpu"], cuda_slot="0", memory_fraction=0.25)
+    with Worker(limits) as w:
+        assert w.sandboxed
+        runs = w.exec_cells([
+            "import os, torch\n"
+            "model = torch.nn.Linear(10, 1).cuda()\n"
+            "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+            "x, y = torch.randn(256, 10, device='cuda'), torch.randn(256, 1, device='cuda')\n"
+            "losses = []\n"
+            "for _ in range(50):\n"
+            "    loss = torch.nn.functional.mse_loss(model(x), y)\n"
+            "    opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())\n"
+            "on_gpu = int(next(model.parameters()).is_cuda)\n"
+            "learned = int(losses[-1] < losses[0])\n"
+            f"sees_course = int(os.path.exists({str(config.__file__)!r}))"])
+        assert runs[0]["ok"], runs[0]
+        for name, want in (("on_gpu", 1), ("learned", 1), ("sees_course", 0)):
+            assert w.call({"name": name, "attr": "__int__"}) == want, name

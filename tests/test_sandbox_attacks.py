@@ -27,12 +27,12 @@ from grader.sandbox import isolation
 
 PS = "ps1_tensors"
 SITE = sysconfig.get_paths()["purelib"]
-# A host uid of this batch's own (used when the grader is root): whatever survives the batch
-# still runs under it, wherever it hid, and no other test's workers do.
-BATCH_UID = 61000 + os.getpid() % 4000
+# Host uids of this batch's own (used when the grader is root): whatever survives the batch
+# still runs under one of them, wherever it hid, and no other test's workers do.
+BATCH_UID = 700_000 + (os.getpid() % 1000) * 16
 PROFILE = config.PROFILES["cpu"].with_limits(
     call_timeout_s=5.0, cell_timeout_s=8.0, notebook_timeout_s=30.0, memory_bytes=4 * 1024**3,
-    host_uid=BATCH_UID)
+    host_uid=BATCH_UID, host_uids=16)
 HONEST = ("honest-1", "honest-2")
 
 pytestmark = pytest.mark.skipif(not isolation.available(), reason=f"no sandbox: {isolation.probe()}")
@@ -78,7 +78,8 @@ def _worker_processes(marks: list[str]) -> list[str]:
             continue
         if state == "Z":  # already dead, waiting for the host's init to reap it
             continue
-        mine = str(BATCH_UID) in uids if os.geteuid() == 0 else isolation.CODE in cmd
+        mine = (any(BATCH_UID <= int(u) < BATCH_UID + 16 for u in uids) if os.geteuid() == 0
+                else isolation.CODE in cmd)
         if mine or any(m in cmd for m in marks):
             found.append(f"{pid}: {cmd[:120]}")
     return found

@@ -23,7 +23,7 @@ from ..hidden.framework import Fail, HiddenTest, seed_for
 from ..notebooks import cells as nbcells
 from ..notebooks.restore import restore
 from ..notebooks.solutions import load_reference_module
-from ..sandbox.client import StudentError, WorkerFault, WorkerTimeout
+from ..sandbox.client import StudentError, SubmissionTimeout, WorkerFault, WorkerTimeout
 from .gpu_slots import GpuSlot
 from .results import CellRun, GradeResult, TestResult
 from .session import Session, StudentNamespace
@@ -100,6 +100,8 @@ class TestRunner:
             score, output = 0.0, _student_message(target, exc)
             if exc.type == "LookupError" and target in self.cell_errors:
                 output += f" (its cell raised {self.cell_errors[target]})"
+        except SubmissionTimeout as exc:
+            score, output = 0.0, f"not run: {exc}"
         except WorkerTimeout as exc:
             score, output = 0.0, f"{target}: the code {exc} (an endless loop, or too slow); it was stopped"
             self.faulted[target] = output

@@ -12,6 +12,7 @@ from typing import Any
 from ..sandbox.client import (
     RemoteObject,
     StudentError,
+    SubmissionTimeout,
     Worker,
     WorkerDied,
     WorkerFault,
@@ -31,6 +32,7 @@ class Session:
         self.bad_cells: dict[int, dict] = {}
         self.sandboxed = False
         self.memory_capped = False
+        self.deadline: float | None = None  # set at the first start: the submission's time
         self.defined: set[str] = set()
         self.started_s = 0.0
         self.ready_s: float | None = None  # first start: until the worker answers a ping
@@ -41,13 +43,19 @@ class Session:
         A cell that kills the worker or runs past the notebook's time is remembered and
         skipped from then on, so the student's other answers can still be graded.
         """
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.limits.submission_timeout_s
         while True:
             if self.starts > self.max_restarts:
                 raise WorkerDied("the worker failed too often; the remaining tests were not run")
+            if time.monotonic() >= self.deadline:
+                raise SubmissionTimeout(f"the submission used up its {self.limits.submission_timeout_s:g}"
+                                        " s of grading time; what was left was not run")
             self.close()
             self.starts += 1
             t0 = time.perf_counter()
             self.worker = Worker(self.limits)
+            self.worker.hard_deadline = self.deadline
             self.worker.start()
             self.sandboxed = self.worker.sandboxed
             self.memory_capped = self.worker.memory_cap is not None
@@ -64,11 +72,16 @@ class Session:
                     remaining = min(max(1.0, deadline - time.monotonic()), self.limits.cell_timeout_s)
                     try:
                         runs.extend(self.worker.exec_cells([source], timeout=remaining))
+                    except SubmissionTimeout:
+                        raise
                     except WorkerFault as exc:
                         kind = "TimeoutError" if isinstance(exc, WorkerTimeout) else "WorkerDied"
                         self.bad_cells[i] = {"ok": False, "stdout": "", "stderr": "", "seconds": 0.0,
                                              "error": {"type": kind, "message": str(exc)}}
                         raise
+            except SubmissionTimeout:
+                self.started_s += time.perf_counter() - t0
+                raise
             except WorkerFault:
                 self.started_s += time.perf_counter() - t0
                 continue
@@ -141,4 +154,4 @@ class StudentNamespace:
         return {n: StudentFunction(self._session, n, self._options) for n in self._names}
 
 
-__all__ = ["Session", "StudentError", "StudentFunction", "StudentNamespace"]
+__all__ = ["Session", "StudentError", "StudentFunction", "StudentNamespace", "SubmissionTimeout"]

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from .. import config
 from ..course import Course
-from ..sandbox.client import StudentError, WorkerTimeout
+from ..sandbox.client import StudentError, SubmissionTimeout, WorkerTimeout
 from . import static
 from .framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
 from .mnist_eval import as_model_input, confusion_png, evaluate, evaluation_data
@@ -336,6 +336,8 @@ def train_small_task(ctx) -> None:
     try:
         trained = ctx.student.train_model.options(as_handle=True, timeout=budget * 1.5 + 10)(
             model, images, labels, ctx.device, budget)
+    except SubmissionTimeout:
+        raise
     except WorkerTimeout:
         raise Fail(f"train_model ran far past its {budget:g} s budget and was stopped") from None
     elapsed = time.perf_counter() - start
@@ -374,6 +376,8 @@ def mnist_threshold(ctx) -> None:
     try:
         trained = ctx.student.train_model.options(as_handle=True, timeout=budget * 1.1 + 5)(
             model, images, labels, profile.device, budget)
+    except SubmissionTimeout:
+        raise
     except WorkerTimeout:
         raise Fail(f"train_model ignored its time budget of {budget:g} s and was stopped; "
                    "it must return the model before the budget runs out") from None

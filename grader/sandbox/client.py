@@ -37,6 +37,10 @@ class WorkerTimeout(WorkerFault):
     pass
 
 
+class SubmissionTimeout(WorkerTimeout):
+    """The whole submission used up its grading time (``Limits.submission_timeout_s``)."""
+
+
 class WorkerDied(WorkerFault):
     pass
 
@@ -131,8 +135,10 @@ class Worker:
         self._next_cb = 1
         self._sync_targets: dict[str, Any] = {}
         self._rid = 0           # the id of the request in flight; every reply must carry it
+        self.hard_deadline: float | None = None  # time.monotonic() when the submission's time ends
         self.sandboxed = False
         self.memory_cap: MemoryCap | None = None
+        self.host_uid: int | None = None      # root only: this worker's own host account
         self.starting = True    # until the first reply: a death then is the sandbox's fault
 
     # ------------------------------------------------------------------ lifecycle
@@ -163,7 +169,10 @@ class Worker:
             if self.limits.sandbox:
                 stage = Path(self.tmp) / "stage"
                 stage.mkdir(mode=0o755)
-                cmd = isolation.command(self.limits, self.python, str(code), args, str(stage))
+                if os.geteuid() == 0:
+                    self.host_uid = isolation.HostUids.acquire(self.limits)
+                cmd = isolation.command(self.limits, self.python, str(code), args, str(stage),
+                                        host_uid=self.host_uid)
                 home = isolation.HOME
             else:
                 home = str(Path(self.tmp) / "home")
@@ -185,6 +194,9 @@ class Worker:
                 os.close(fd)
         self.sandboxed = self.limits.sandbox
         self.output = OutputTail(out_r, self.limits.log_bytes)
+        # Non-blocking, so that every read and write keeps its deadline (wire.write_frame).
+        os.set_blocking(to_worker_w, False)
+        os.set_blocking(from_worker_r, False)
         self._w, self._r = to_worker_w, from_worker_r
 
     @property
@@ -211,6 +223,9 @@ class Worker:
             self.output.join()
         if self.memory_cap is not None:
             self.memory_cap.remove()
+        if self.host_uid is not None:
+            isolation.HostUids.release(self.host_uid)
+            self.host_uid = None
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
@@ -233,6 +248,10 @@ class Worker:
             raise WorkerDied(self._death_message())
         timeout = self.limits.call_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        if self.hard_deadline is not None and self.hard_deadline < deadline:
+            if self.hard_deadline <= time.monotonic():
+                raise self._out_of_time()
+            deadline, timeout = self.hard_deadline, -1.0  # -1: the submission's limit binds
         self._rid += 1
         header = {**header, "rid": self._rid}
         self._write(wire.pack(header, tensors), deadline, timeout)
@@ -244,21 +263,34 @@ class Worker:
                                         f"reply to {reply.get('rid')!r}); something the student "
                                         "started earlier was still running")
             kind = reply.get("kind")
-            if kind == "callback":
-                self._serve_callback(reply, blob, deadline, timeout)
-                continue
-            self.starting = False
-            dec = self.decoder(blob)
-            value = dec.decode(reply.get("value"))
-            if "sync" in reply:
-                reply["_sync"] = dec.decode(reply["sync"])
+            try:
+                if kind == "callback":
+                    self._serve_callback(reply, blob, deadline, timeout)
+                    continue
+                self.starting = False
+                dec = self.decoder(blob)
+                value = dec.decode(reply.get("value"))
+                if "sync" in reply:
+                    reply["_sync"] = dec.decode(reply["sync"])
+            except ProtocolViolation:
+                self.kill()
+                raise
+            except (wire.WireError, TypeError, ValueError, KeyError, OverflowError) as exc:
+                self.kill()
+                raise ProtocolViolation(f"the worker sent malformed data ({str(exc)[:200]})") from None
             return reply, value
+
+    def _out_of_time(self) -> SubmissionTimeout:
+        return SubmissionTimeout(f"the submission used up its {self.limits.submission_timeout_s:g} s "
+                                 "of grading time; what was left was not run")
 
     def _write(self, data: bytes, deadline: float, timeout: float) -> None:
         try:
             wire.write_frame(self._w, data, deadline)
         except wire.WireTimeout:
             self.kill()
+            if timeout < 0:
+                raise self._out_of_time() from None
             raise WorkerTimeout(f"did not take its input within {timeout:g} s") from None
         except OSError:
             raise WorkerDied(self._death_message()) from None
@@ -268,6 +300,8 @@ class Worker:
             return wire.read_frame(self._r, self.limits.max_result_bytes, deadline)
         except wire.WireTimeout:
             self.kill()
+            if timeout < 0:
+                raise self._out_of_time() from None
             raise WorkerTimeout(f"did not finish within {timeout:g} s") from None
         except EOFError:
             raise WorkerDied(self._death_message()) from None
@@ -314,12 +348,19 @@ class Worker:
         raise wire.WireError(f"cannot send a value of type {type(value).__name__} to the worker")
 
     def _serve_callback(self, reply: dict, blob: dict, deadline: float, timeout: float) -> None:
+        """Run a callable the trusted side passed to *this* call, for the worker.
+
+        Only a callback of the call in flight may be asked for; only then are the call's
+        tensor arguments updated in place first (Python semantics: the callable sees what
+        the student changed), and only arguments of the same shape and dtype.
+        """
+        cid = reply.get("id")
+        fn = self._callbacks.get(cid) if isinstance(cid, int) else None
+        if fn is None:
+            raise ProtocolViolation(f"the worker asked for a callback it was never given ({cid!r})")
         dec = self.decoder(blob)
         self._sync_back(dec.decode(reply.get("sync", {"$dict": []})))
-        fn = self._callbacks.get(int(reply.get("id", -1)))
         try:
-            if fn is None:
-                raise LookupError("unknown callback")
             args = dec.decode(reply.get("args", []))
             kwargs = dec.decode(reply.get("kwargs", {"$dict": []}))
             result = fn(*args, **kwargs)
@@ -347,14 +388,40 @@ class Worker:
         return self.request({"op": "ping"}, timeout=timeout)[1]
 
     def exec_cells(self, sources: list[str], timeout: float | None = None) -> list[dict]:
+        """Run cells; each outcome is checked and capped here, whatever the worker claims."""
         timeout = self.limits.notebook_timeout_s if timeout is None else timeout
-        return self.request({"op": "exec", "cells": [{"source": s} for s in sources]},
+        runs = self.request({"op": "exec", "cells": [{"source": s} for s in sources]},
                             timeout=timeout)[1]
+        if not isinstance(runs, list) or len(runs) != len(sources) \
+                or not all(isinstance(r, dict) for r in runs):
+            self.kill()
+            raise ProtocolViolation("the worker's answer to running the cells is malformed")
+        return [self._cell_outcome(r) for r in runs]
+
+    def _cell_outcome(self, run: dict) -> dict:
+        cap = self.limits.cell_output_chars + 200   # room for the worker's own "dropped" note
+
+        def text(value: Any) -> str:
+            value = value if isinstance(value, str) else ""
+            return value if len(value) <= cap else value[:cap] + "\n[... output cut by the grader ...]\n"
+
+        err = run.get("error")
+        error = None
+        if isinstance(err, dict):
+            error = {"type": text(err.get("type"))[:100] or "Error",
+                     "message": text(err.get("message"))[:2000]}
+        elif run.get("ok") is not True:
+            error = {"type": "Error", "message": "the cell failed"}
+        seconds = run.get("seconds")
+        return {"ok": error is None, "error": error, "stdout": text(run.get("stdout")),
+                "stderr": text(run.get("stderr")),
+                "seconds": float(seconds) if isinstance(seconds, (int, float)) else 0.0}
 
     def call(self, target: dict, args: tuple = (), kwargs: dict | None = None, *,
              seed: int | None = None, grad: bool | None = None, as_handle: bool = False,
              sync: bool = False, timeout: float | None = None) -> Any:
         """Call a function in the worker; raise StudentError if the student's code raised."""
+        self._callbacks = {}   # callables are valid for the call they are passed to, no longer
         enc_args, tensors = self.encode([list(args), dict(kwargs or {})])
         header = {"op": "call", "target": target, "args": enc_args[0], "kwargs": enc_args[1],
                   "seed": seed, "grad": grad, "as_handle": as_handle, "sync": sync}
@@ -365,11 +432,11 @@ class Worker:
         finally:
             targets, self._sync_targets = self._sync_targets, {}
         if reply.get("kind") == "raised":
-            err = reply.get("error") or {}
+            err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             raise student_error(str(err.get("type", "Exception")), str(err.get("message", "")),
                                 str(err.get("traceback", "")))
         if reply.get("kind") == "error":
-            err = reply.get("error") or {}
+            err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             raise student_error(str(err.get("type", "Error")), str(err.get("message", "")))
         if sync:
             self._sync_targets = targets
@@ -403,7 +470,7 @@ class RemoteObject:
             raise AttributeError(name)
         reply, value = self._worker.request({"op": "getattr", "handle": self._hid, "name": name})
         if reply.get("kind") != "ok":
-            err = reply.get("error") or {}
+            err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             raise AttributeError(f"{self._type_name} has no attribute {name!r} ({err.get('message', '')})")
         return value
 

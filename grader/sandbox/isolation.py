@@ -14,7 +14,8 @@ What the worker gets (``command``):
   links), the loader cache, the interpreter's prefix, the environment's prefix, PYTHONPATH
   entries that lie outside the course, and the two files of worker code; one size-capped
   tmpfs at ``/tmp`` that is its cwd, HOME and TMPDIR (read-only binds of folders that live
-  under the host's /tmp sit on top of it) and a size-capped ``/dev/shm``. Nothing of the course, the data root, the trusted process or another
+  under the host's /tmp sit on top of it) and a size-capped ``/dev/shm``; the new root and
+  ``/dev`` themselves are remounted read-only. Nothing of the course, the data root, the trusted process or another
   worker exists inside: they are simply never bound;
 - on CUDA, the NVIDIA device nodes (``/dev/nvidia*``, ``/dev/nvidia-caps``) and ``/sys``
   read-only (the driver reads PCI topology there); the driver's user-space libraries are
@@ -22,8 +23,9 @@ What the worker gets (``command``):
 
 When the grader runs as root, the worker must not: root's user namespace maps the
 sandbox's uid back to host root, for whom the kernel does not enforce ``RLIMIT_NPROC``.
-The grader then drops to ``Limits.host_uid`` (``nobody``) with ``setpriv`` before starting
-bubblewrap. Paths that account cannot reach (an interpreter under ``/root``) are first
+The grader then drops to a host uid of the worker's own (``HostUids``: no two live workers
+share one, so per-user kernel limits such as inotify instances are not shared either)
+with ``setpriv`` before starting bubblewrap. Paths that account cannot reach (an interpreter under ``/root``) are first
 bound read-only into a private staging tmpfs in a throw-away mount namespace, and
 bubblewrap binds them from there.
 """
@@ -37,7 +39,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from functools import cache
+from typing import ClassVar
 
 from .limits import PACKAGE_ROOT, Limits, outside_python_path, touches_private
 
@@ -70,7 +74,7 @@ def probe() -> str | None:
              "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
         os.chmod(tmp, 0o711)
-        argv = _as_host_uid(Limits(), inner, [], tmp) if _is_root() else inner
+        argv = _as_host_uid(Limits().host_uid, inner, [], tmp) if _is_root() else inner
         try:
             done = subprocess.run(argv, capture_output=True, timeout=20)
         except (OSError, subprocess.SubprocessError) as exc:
@@ -159,8 +163,29 @@ def _cuda_binds(limits: Limits) -> list[str]:
     return out
 
 
+class HostUids:
+    """Host uids for root's workers, one per live worker, from ``Limits.host_uid`` on."""
+
+    _lock = threading.Lock()
+    _taken: ClassVar[set[int]] = set()
+
+    @classmethod
+    def acquire(cls, limits: Limits) -> int:
+        with cls._lock:
+            for uid in range(limits.host_uid, limits.host_uid + limits.host_uids):
+                if uid not in cls._taken:
+                    cls._taken.add(uid)
+                    return uid
+        raise SandboxUnavailable(f"more than {limits.host_uids} workers at once")
+
+    @classmethod
+    def release(cls, uid: int) -> None:
+        with cls._lock:
+            cls._taken.discard(uid)
+
+
 def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
-            stage_dir: str) -> list[str]:
+            stage_dir: str, host_uid: int | None = None) -> list[str]:
     """The full command line that starts ``worker.py`` inside the sandbox.
 
     ``code_dir`` holds ``wire.py`` and ``worker.py`` on the host; ``stage_dir`` is an empty
@@ -189,17 +214,22 @@ def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
         "--proc", "/proc", "--dev", "/dev",
         "--size", str(limits.shm_bytes), "--tmpfs", "/dev/shm",
         *_cuda_binds(limits),
+        # bubblewrap builds the new root and /dev as tmpfs the sandbox uid owns: read-only,
+        # so that /tmp and /dev/shm (each size-capped) are the only places to write.
+        "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", HOME,
         "--", python, "-s", "-B", f"{CODE}/worker.py", *worker_args,
     ]
-    return _as_host_uid(limits, bwrap, staged, stage_dir) if root else bwrap
+    if not root:
+        return bwrap
+    return _as_host_uid(limits.host_uid if host_uid is None else host_uid, bwrap, staged, stage_dir)
 
 
-def _as_host_uid(limits: Limits, bwrap: list[str], staged: list[tuple[str, str]],
+def _as_host_uid(uid: int, bwrap: list[str], staged: list[tuple[str, str]],
                  stage_dir: str) -> list[str]:
-    """For root: stage the binds in a private mount namespace, drop to ``host_uid``, run bwrap."""
-    drop = [shutil.which("setpriv") or "setpriv", f"--reuid={limits.host_uid}",
-            f"--regid={limits.host_uid}", "--clear-groups", "--no-new-privs"]
+    """For root: stage the binds in a private mount namespace, drop to ``uid``, run bwrap."""
+    drop = [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
+            "--clear-groups", "--no-new-privs"]
     steps = [f"mount -t tmpfs -o size=64k,mode=0755 grader-stage {shlex.quote(stage_dir)}"]
     for src, dest in staged:
         kind = "mkdir" if os.path.isdir(src) else "touch"
@@ -215,4 +245,6 @@ def describe(limits: Limits, python: str) -> dict:
     """What the sandbox binds, for docs and the GPU check (no secrets: paths only)."""
     return {"read_only": ["/usr", *read_only_sources(limits, python)],
             "devices": _devices(limits),
-            "writable": [HOME, "/dev/shm"], "host_uid": limits.host_uid if _is_root() else os.getuid()}
+            "writable": [HOME, "/dev/shm"],
+            "host_uids": [limits.host_uid, limits.host_uid + limits.host_uids - 1] if _is_root()
+            else [os.getuid(), os.getuid()]}

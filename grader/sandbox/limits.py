@@ -30,6 +30,7 @@ class Limits:
     training_call_timeout_s: float = 120.0  # a call that trains or predicts in bulk (ps3, ps5)
     cell_timeout_s: float = 120.0         # one notebook cell
     notebook_timeout_s: float = 300.0     # all the notebook's cells together
+    submission_timeout_s: float = 900.0   # everything one submission may take, restarts included
     stats_timeout_s: float = 10.0         # the informational resource report at the end
 
     # Kernel limits (rlimits): a breach ends the offending call, never the grader.
@@ -56,7 +57,8 @@ class Limits:
     # The OS sandbox (bubblewrap). ``sandbox=False`` is only for a student's own check on a
     # machine without bubblewrap, or an instructor's explicit ``--unsandboxed``.
     sandbox: bool = True
-    host_uid: int = 65534                 # the account a worker runs as when the grader is root
+    host_uid: int = 600_000               # when the grader is root: workers run as host uids
+    host_uids: int = 1024                 # host_uid ... host_uid+host_uids-1, one per live worker
     extra_ro_paths: tuple[str, ...] = ()  # more read-only binds (e.g. a driver folder)
     private_paths: tuple[str, ...] = ()   # never inside: the course, the data root (config sets)
 

@@ -25,7 +25,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 HEADER = struct.Struct(">II")
-MAX_JSON = 64 * 1024 * 1024
+MAX_JSON = 16 * 1024 * 1024   # values of any size travel as tensors; JSON is for the rest
 DEFAULT_MAX_BLOB = 1024 * 1024 * 1024
 
 
@@ -117,6 +117,9 @@ class Encoder:
 # --------------------------------------------------------------------------- decoding
 
 _INT_TYPES = (bool, int)
+# Only these may be named by the other side: a name is never looked up on a module.
+_DTYPES = {str(d).removeprefix("torch."): d for d in vars(torch).values() if isinstance(d, torch.dtype)}
+_NP_KINDS = "biuf"   # numeric NumPy scalars only (a "V2147483647" void would reserve 2 GiB)
 
 
 class Decoder:
@@ -148,6 +151,10 @@ class Decoder:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise WireError("malformed dict entry")
                 key = self.decode(pair[0], depth + 1)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise WireError("unhashable dict key") from None
                 if not isinstance(key, (str, int, float, tuple, type(None))):
                     raise WireError("unhashable dict key")
                 out[key] = self.decode(pair[1], depth + 1)
@@ -158,20 +165,31 @@ class Decoder:
                 raise WireError("malformed float")
             return float(text)
         if "$npscalar" in obj:
-            dtype = np.dtype(str(obj["$npscalar"]))
-            if dtype.kind == "O":
-                raise WireError("object scalars are not supported")
+            try:
+                dtype = np.dtype(str(obj["$npscalar"]))
+            except TypeError:
+                raise WireError("unknown NumPy dtype") from None
+            if dtype.kind not in _NP_KINDS:
+                raise WireError(f"NumPy scalars of kind {dtype.kind!r} are not supported")
             value = obj.get("value")
             if isinstance(value, dict):
                 value = self.decode(value, depth + 1)
-            return dtype.type(value)
+            if not isinstance(value, (bool, int, float)):
+                raise WireError("malformed NumPy scalar")
+            try:
+                return dtype.type(value)
+            except (OverflowError, ValueError):
+                raise WireError("NumPy scalar out of range") from None
         if "$dtype" in obj:
-            dtype = getattr(torch, str(obj["$dtype"]), None)
-            if not isinstance(dtype, torch.dtype):
+            dtype = _DTYPES.get(str(obj["$dtype"]))
+            if dtype is None:
                 raise WireError("unknown dtype")
             return dtype
         if "$device" in obj:
-            return torch.device(str(obj["$device"]))
+            try:
+                return torch.device(str(obj["$device"]))
+            except (RuntimeError, ValueError):
+                raise WireError("malformed device") from None
         if "$handle" in obj:
             return self.on_handle(int(obj["$handle"]), str(obj.get("type", "")))
         if "$callback" in obj:
@@ -216,7 +234,10 @@ def _read_exact(fd: int, n: int, deadline: float | None = None) -> bytes:
     chunks = []
     while n:
         _wait(fd, deadline)
-        chunk = os.read(fd, min(n, 1 << 20))
+        try:
+            chunk = os.read(fd, min(n, 1 << 20))
+        except BlockingIOError:   # a non-blocking fd (the trusted side's) with nothing yet
+            continue
         if not chunk:
             raise EOFError("the other side closed the channel")
         chunks.append(chunk)
@@ -238,8 +259,8 @@ def read_frame(fd: int, max_blob: int = DEFAULT_MAX_BLOB, deadline: float | None
         header = json.loads(_read_exact(fd, n_json, deadline))
     except RecursionError:
         raise WireError("JSON header nested too deeply") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"malformed JSON header: {exc}") from None
+    except ValueError as exc:   # bad UTF-8, bad JSON, an integer of thousands of digits
+        raise WireError(f"malformed JSON header: {str(exc)[:200]}") from None
     if not isinstance(header, dict):
         raise WireError("header is not an object")
     tensors: dict[str, torch.Tensor] = {}
@@ -253,9 +274,16 @@ def read_frame(fd: int, max_blob: int = DEFAULT_MAX_BLOB, deadline: float | None
 
 
 def write_frame(fd: int, data: bytes, deadline: float | None = None) -> None:
-    """Write one frame; with a ``deadline``, a peer that stops reading raises WireTimeout."""
+    """Write one frame; with a ``deadline``, a peer that stops reading raises WireTimeout.
+
+    The deadline only holds on a non-blocking ``fd`` (the trusted side sets its ends so):
+    a blocking write into a pipe with a little room left waits for the reader, forever.
+    """
     view = memoryview(data)
     while view:
         _wait(fd, deadline, write=True)
-        n = os.write(fd, view[: 1 << 16] if deadline is not None else view)
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            continue
         view = view[n:]

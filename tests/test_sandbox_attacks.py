@@ -31,7 +31,8 @@ SITE = sysconfig.get_paths()["purelib"]
 # still runs under one of them, wherever it hid, and no other test's workers do.
 BATCH_UID = 700_000 + (os.getpid() % 1000) * 16
 PROFILE = config.PROFILES["cpu"].with_limits(
-    call_timeout_s=5.0, cell_timeout_s=8.0, notebook_timeout_s=30.0, memory_bytes=4 * 1024**3,
+    call_timeout_s=5.0, cell_timeout_s=8.0, notebook_timeout_s=30.0, submission_timeout_s=45.0,
+    memory_bytes=4 * 1024**3,
     host_uid=BATCH_UID, host_uids=16)
 HONEST = ("honest-1", "honest-2")
 
@@ -99,7 +100,10 @@ def batch(tmp_path_factory):
         mark = f"attack{abs(hash(attack.id)) % 10**8}x{os.getpid()}"
         marks[attack.id] = mark
         code = _fill(PRELUDE + "\n" + attack.code, course, mark)
-        nb = build_submission(PS, answers="blank", replace={"rank_and_shape": code})
+        replace = {"rank_and_shape": code}
+        if attack.later:
+            replace["take_columns"] = attack.later
+        nb = build_submission(PS, answers="blank", replace=replace)
         write_submission(nb, course, f"attack-{attack.id}", PS)
     locked = build_submission(PS, answers="blank")
     edit_locked_cells(locked)

@@ -82,6 +82,7 @@ class Attack:
     stopped_by: str
     code: str
     plants: tuple[str, ...] = ()      # host paths that must not exist afterwards
+    later: str = ""                   # code for a later answer cell (take_columns), if any
 
 
 ATTACKS: list[Attack] = [
@@ -299,6 +300,42 @@ ATTACKS: list[Attack] = [
            'def rank_and_shape(t):\n    time.sleep(10_000)\n'
            'def take_columns(t, a, b):\n    while True: pass\n'
            'time.sleep(10_000)'),
+    # ------------------------------------------------------------ found by the red team
+    Attack("fill-sandbox-root", "fill the sandbox's own root, /dev and any folder but /tmp",
+           "the new root and /dev are remounted read-only; /tmp and /dev/shm are size-capped",
+           'for d in ("/", "/dev", "/work", "/root", "/opt"):\n'
+           '    def fill(d=d):\n'
+           '        with open(os.path.join(d, "filler"), "wb") as f:\n'
+           '            for _ in range(256): f.write(b"f" * 2**20)\n'
+           '    if _try(fill) is None: _leak("wrote 256 MB into", d)'),
+    Attack("stall-reads", "read part of the next request, then stop, so the grader blocks writing it",
+           "the trusted ends are non-blocking and every write keeps its deadline",
+           '_rx = __import__("wire")._read_exact\n'
+           'def _stall(fd, *a, **k):\n'
+           '    _rx(fd, 8); _rx(fd, 16384); time.sleep(3600)\n'
+           '__import__("wire").read_frame = _stall',
+           later="# " + "padding " * 40_000 + "\n"),
+    Attack("forge-replies", "write the worker's replies by hand: a 2 GiB NumPy void, a forged callback",
+           "strict decoding on the trusted side; callbacks only for the call they were passed to",
+           'import wire\n'
+           'def _self():\n'
+           '    f = sys._getframe()\n'
+           '    while f is not None:\n'
+           '        s = f.f_locals.get("self")\n'
+           '        if s is not None and hasattr(s, "rfd") and hasattr(s, "handles"): return s\n'
+           '        f = f.f_back\n'
+           'def rank_and_shape(t):\n'
+           '    s = _self()\n'
+           '    value = [{"$npscalar": "V2147483647", "value": 1}] * 1000\n'
+           '    wire.write_frame(s.wfd, wire.pack({"kind": "ok", "rid": s.rid, "value": value}))\n'
+           '    time.sleep(5)\n'
+           'def take_columns(t, start, stop):\n'
+           '    import torch\n'
+           '    s, enc = _self(), wire.Encoder()\n'
+           '    frame = {"kind": "callback", "id": 999, "rid": s.rid, "args": [], "kwargs": {"$dict": []},\n'
+           '             "sync": enc.encode({"a0": torch.zeros_like(t)})}\n'
+           '    wire.write_frame(s.wfd, wire.pack(frame, enc.tensors)); wire.read_frame(s.rfd)\n'
+           '    return torch.zeros_like(t)[:, start:stop]'),
     Attack("exit-worker", "end the worker from a cell with os._exit and sys.exit",
            "the session restarts the worker and skips the cell",
            'def rank_and_shape(t):\n    os._exit(3)\n'

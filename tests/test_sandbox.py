@@ -516,3 +516,27 @@ def test_live_workers_never_share_a_host_uid():
         a.ping(), b.ping()
         assert a.host_uid is not None and b.host_uid is not None and a.host_uid != b.host_uid
         assert a.host_uid >= Limits().host_uid
+
+
+@needs_sandbox
+def test_processes_a_call_starts_end_when_it_returns():
+    """Spec §5: work a student call starts does not outlive that call (processes here)."""
+    import time
+
+    marker = f"fence-{os.getpid()}"
+    with Worker(Limits(call_timeout_s=20)) as w:
+        w.exec_cells(["import os, subprocess, time\n"
+                      "def spawn():\n"
+                      f"    subprocess.Popen(['/bin/sh', '-c', 'while :; do :; done; echo {marker}'])\n"
+                      "    if os.fork() == 0:\n"
+                      "        os.setsid()\n"
+                      "        if os.fork() == 0:\n"
+                      f"            os.execv('/bin/sh', ['/bin/sh', '-c', 'sleep 300; echo {marker}'])\n"
+                      "        os._exit(0)\n"
+                      "    time.sleep(0.3)\n"
+                      "    return 1"])
+        assert w.call({"name": "spawn"}) == 1
+        time.sleep(0.3)
+        alive = [p for p in os.listdir("/proc") if p.isdigit() and marker.encode() in _cmdline(p)]
+        assert alive == [] and w.alive and w.strays_ended >= 2
+        assert w.call({"name": "os", "attr": "getpid"}) == 2  # the worker itself is untouched

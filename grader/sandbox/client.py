@@ -7,7 +7,6 @@ not data stay in the worker and are represented here by ``RemoteObject`` proxies
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import os
 import shutil
@@ -15,105 +14,32 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import isolation, wire
+from . import fence, isolation, wire
 from .cgroup import MemoryCap
+from .errors import (
+    ProtocolViolation,
+    StudentError,
+    SubmissionTimeout,
+    WorkerDied,
+    WorkerFault,
+    WorkerTimeout,
+    student_error,
+)
+from .isolation import SandboxUnavailable
 from .limits import Limits, worker_env, worker_settings
+from .output import OutputTail
+from .proxies import RemoteObject
+
+__all__ = ["ProtocolViolation", "RemoteObject", "SandboxUnavailable", "StudentError",
+           "SubmissionTimeout", "Worker", "WorkerDied", "WorkerFault", "WorkerTimeout"]
 
 HERE = Path(__file__).resolve().parent
-
-
-class WorkerFault(Exception):
-    """The worker could not answer: the message is meant for the student."""
-
-
-class WorkerTimeout(WorkerFault):
-    pass
-
-
-class SubmissionTimeout(WorkerTimeout):
-    """The whole submission used up its grading time (``Limits.submission_timeout_s``)."""
-
-
-class WorkerDied(WorkerFault):
-    pass
-
-
-class ProtocolViolation(WorkerFault):
-    pass
-
-
-class StudentError(Exception):
-    """The student's own code raised inside the worker.
-
-    For built-in exception types the instance is also of that type (``ValueError`` ...),
-    so trusted code can write ``except ValueError`` as if the call were local.
-    """
-
-    def __init__(self, type: str, message: str = "", traceback: str = "") -> None:
-        super().__init__(f"{type}: {message}" if message else type)
-        self.type, self.message, self.traceback = type, message, traceback
-
-
-_BUILTIN_ERRORS = {name: obj for name, obj in vars(builtins).items()
-                   if isinstance(obj, type) and issubclass(obj, Exception)
-                   and name not in ("StopIteration", "StopAsyncIteration", "GeneratorExit")}
-_ERROR_CLASSES: dict[str, type] = {}
-
-
-def student_error(type_name: str, message: str = "", tb: str = "") -> StudentError:
-    base = _BUILTIN_ERRORS.get(type_name)
-    if base is None:
-        return StudentError(type_name, message, tb)
-    cls = _ERROR_CLASSES.get(type_name)
-    if cls is None:
-        cls = _ERROR_CLASSES[type_name] = type(f"Student{type_name}", (StudentError, base), {})
-    return cls(type_name, message, tb)
-
-
-class OutputTail:
-    """Drains the worker's raw stdout/stderr, keeping its first and last bytes up to a cap.
-
-    A thread reads the pipe to its end so that a worker printing without pause never
-    blocks on a full pipe, and never fills the grader's memory or disk either.
-    """
-
-    def __init__(self, fd: int, cap: int) -> None:
-        self.cap, self.head, self.tail, self.total = cap, bytearray(), bytearray(), 0
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
-        self._thread.start()
-
-    def _drain(self, fd: int) -> None:
-        half = self.cap // 2
-        try:
-            while chunk := os.read(fd, 1 << 16):
-                with self._lock:
-                    self.total += len(chunk)
-                    room = half - len(self.head)
-                    if room > 0:
-                        self.head += chunk[:room]
-                        chunk = chunk[room:]
-                    self.tail = (self.tail + chunk)[-half:]
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-    def join(self, timeout: float = 5.0) -> None:
-        self._thread.join(timeout)
-
-    def text(self) -> str:
-        with self._lock:
-            dropped = self.total - len(self.head) - len(self.tail)
-            middle = f"\n[... {dropped} bytes of worker output dropped ...]\n".encode() if dropped > 0 else b""
-            return (bytes(self.head) + middle + bytes(self.tail)).decode(errors="replace")
 
 
 class Worker:
@@ -136,6 +62,7 @@ class Worker:
         self._sync_targets: dict[str, Any] = {}
         self._rid = 0           # the id of the request in flight; every reply must carry it
         self.hard_deadline: float | None = None  # time.monotonic() when the submission's time ends
+        self.strays_ended = 0   # processes student code left behind after a request (fence)
         self.sandboxed = False
         self.memory_cap: MemoryCap | None = None
         self.host_uid: int | None = None      # root only: this worker's own host account
@@ -278,6 +205,8 @@ class Worker:
             except (wire.WireError, TypeError, ValueError, KeyError, OverflowError) as exc:
                 self.kill()
                 raise ProtocolViolation(f"the worker sent malformed data ({str(exc)[:200]})") from None
+            if self.sandboxed and self.proc is not None:
+                self.strays_ended += fence.end_strays(self.proc.pid)
             return reply, value
 
     def _out_of_time(self) -> SubmissionTimeout:
@@ -457,42 +386,3 @@ class Worker:
         return self.call({"builtin": name}, args, **options)
 
 
-class RemoteObject:
-    """An object that lives in the worker (a model, a dataset, a loader...)."""
-
-    def __init__(self, worker: Worker, hid: int, type_name: str = "") -> None:
-        object.__setattr__(self, "_worker", worker)
-        object.__setattr__(self, "_hid", hid)
-        object.__setattr__(self, "_type_name", type_name)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        reply, value = self._worker.request({"op": "getattr", "handle": self._hid, "name": name})
-        if reply.get("kind") != "ok":
-            err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-            raise AttributeError(f"{self._type_name} has no attribute {name!r} ({err.get('message', '')})")
-        return value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise TypeError("objects from the worker are read-only here")
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._worker.call({"handle": self._hid}, args, kwargs)
-
-    def __len__(self) -> int:
-        try:
-            return self._worker.builtin("len", self)
-        except StudentError as exc:  # list() probes len() first and expects TypeError
-            if exc.type == "TypeError":
-                raise TypeError(exc.message) from None
-            raise
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._worker.call({"handle": self._hid, "attr": "__getitem__"}, (key,))
-
-    def __iter__(self):
-        return iter(self._worker.builtin("list", self))
-
-    def __repr__(self) -> str:
-        return f"<remote {self._type_name} #{self._hid}>"

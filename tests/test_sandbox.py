@@ -519,9 +519,15 @@ def test_live_workers_never_share_a_host_uid():
 
 
 @needs_sandbox
-def test_processes_a_call_starts_end_when_it_returns():
+@pytest.mark.parametrize("children_files", [True, False], ids=["children-files", "proc-scan"])
+def test_processes_a_call_starts_end_when_it_returns(children_files, monkeypatch):
     """Spec §5: work a student call starts does not outlive that call (processes here)."""
     import time
+
+    from grader.sandbox import fence
+
+    if not children_files:  # kernels without /proc/<pid>/task/<tid>/children
+        monkeypatch.setattr(fence, "_children", lambda pid: None)
 
     marker = f"fence-{os.getpid()}"
     with Worker(Limits(call_timeout_s=20)) as w:

@@ -20,34 +20,75 @@ import signal
 KEEP = {1, 2}   # the namespace's init and the worker itself
 
 
-def _table() -> dict[int, tuple[int, int | None]]:
-    """host pid -> (parent host pid, innermost namespace pid)."""
-    out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+def _children(pid: int) -> list[int] | None:
+    """Children of every thread of ``pid`` (``None`` where the kernel has no such files)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for tid in tasks:
         try:
-            with open(f"/proc/{name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            if tid == tasks[0] and not os.path.exists(f"/proc/{pid}/task/{tid}/children"):
+                return None
         except OSError:
             continue
-        try:
-            ppid = int(fields["PPid"])
-            nspid = [int(v) for v in fields.get("NSpid", "").split()]
-        except (KeyError, ValueError):
-            continue
-        out[int(name)] = (ppid, nspid[-1] if len(nspid) > 1 else None)
     return out
+
+
+def _parents() -> dict[int, int]:
+    """host pid -> parent pid, for every process (the slow way, without children files)."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    out[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def _below(root: int) -> set[int]:
+    found: set[int] = set()
+    frontier = [root]
+    parents: dict[int, int] | None = None
+    while frontier:
+        pid = frontier.pop()
+        kids = _children(pid)
+        if kids is None:
+            parents = parents if parents is not None else _parents()
+            kids = [c for c, pp in parents.items() if pp == pid]
+        for kid in kids:
+            if kid not in found:
+                found.add(kid)
+                frontier.append(kid)
+    return found
+
+
+def _namespace_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    values = line.split()[1:]
+                    return int(values[-1]) if len(values) > 1 else None
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def strays(root: int) -> list[int]:
     """Host pids below ``root`` (bubblewrap) that are not the sandbox's init or worker."""
-    table = _table()
-    below, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, (ppid, _) in table.items() if ppid in frontier} - below
-        below |= frontier
-    return sorted(pid for pid in below if table[pid][1] is not None and table[pid][1] not in KEEP)
+    out = []
+    for pid in _below(root):
+        inner = _namespace_pid(pid)
+        if inner is not None and inner not in KEEP:
+            out.append(pid)
+    return sorted(out)
 
 
 def end_strays(root: int) -> int:

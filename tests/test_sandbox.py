@@ -546,3 +546,16 @@ def test_processes_a_call_starts_end_when_it_returns(children_files, monkeypatch
         alive = [p for p in os.listdir("/proc") if p.isdigit() and marker.encode() in _cmdline(p)]
         assert alive == [] and w.alive and w.strays_ended >= 2
         assert w.call({"name": "os", "attr": "getpid"}) == 2  # the worker itself is untouched
+
+
+def test_a_result_says_when_host_memory_was_not_capped(tmp_path):
+    from grader import config
+    from grader.grade.runner import grade_notebook
+    from grader.samples import build_submission
+
+    path = tmp_path / "blank.ipynb"
+    nbformat.write(build_submission("ps1_tensors", answers="blank"), path)
+    uncapped = config.PROFILES["cpu"].with_limits(memory_bytes=None, host_memory_bytes=None)
+    result = grade_notebook(path, "ps1_tensors", profile=uncapped, sandbox=isolation.available())
+    assert result.extra["host_memory_capped"] is False
+    assert any("host memory was not capped" in n for n in result.notes)

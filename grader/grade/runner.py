@@ -264,5 +264,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
     result.extra["sandboxed"] = sandbox
     # Where no memory cgroup could be made, only the per-process rlimit holds (none on CUDA).
     result.extra["host_memory_capped"] = session.memory_capped
+    if session.starts and not session.memory_capped and limits.memory_bytes is None:
+        result.notes.append("this worker's host memory was not capped: the machine gave the "
+                            "grader no memory cgroup, and CUDA cannot start under an address-space limit")
     result.execution_time = time.perf_counter() - started
     return result

@@ -13,10 +13,10 @@ import torch.nn.functional as F
 
 from .. import config
 from ..course import Course
-from ..sandbox.client import StudentError, SubmissionTimeout, WorkerTimeout
+from ..sandbox.client import SubmissionTimeout, WorkerTimeout
 from . import static
 from .framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
-from .mnist_eval import as_model_input, confusion_png, evaluate, evaluation_data
+from .mnist_eval import as_model_input, confusion_png, evaluate, evaluation_data, hand_over
 
 registry = Registry()
 TESTS = registry.tests
@@ -285,35 +285,6 @@ def accuracy_edges(ctx) -> None:
 
 
 # ---------------------------------------------------------------- train_model
-
-
-def hand_over(ctx, trained, what: str):
-    """The trained weights, as data, in a fresh model in a fresh worker.
-
-    Work a call starts must not outlive it: a ``train_model`` that returns while a thread
-    or a process it started keeps training would escape its budget. So the weights it
-    returned with are read at once, the worker that trained (with every thread and process
-    in it) is ended, and a new worker evaluates ``build_model()`` loaded with them.
-    """
-    try:
-        state = ctx.session.builtin("trained_state", trained)
-    except StudentError as exc:
-        raise Fail(f"{what}: the model's state_dict() could not be read after train_model "
-                   f"({exc.type}: {exc.message[:200]})") from None
-    weights = state.get("weights") if isinstance(state, dict) else None
-    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                for k, v in weights.items()):
-        raise Fail(f"{what}: train_model must return the model (an nn.Module with a state_dict)")
-    ctx.session.restart()
-    fresh = ctx.student.build_model.options(as_handle=True)()
-    try:
-        ctx.session.builtin("load_trained_state", fresh, weights, bool(state.get("training")),
-                            ctx.device)
-    except StudentError as exc:
-        raise Fail(f"{what}: the trained weights do not load into a new build_model() "
-                   f"({exc.type}: {exc.message[:200]}); keep everything the model learns in "
-                   "its parameters and buffers") from None
-    return fresh
 
 
 def _templates(g: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:

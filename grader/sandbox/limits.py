@@ -12,6 +12,7 @@ not those of every other worker that runs under the same host account).
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 from dataclasses import dataclass
@@ -120,8 +121,6 @@ def worker_env(limits: Limits, home: str) -> dict[str, str]:
 
 def worker_settings(limits: Limits) -> str:
     """What ``worker.py`` applies to itself at start, as one JSON argument (not secret)."""
-    import json
-
     return json.dumps({"max_processes": limits.max_processes,
                        "cell_output_chars": limits.cell_output_chars,
                        "cuda_memory_fraction": limits.cuda_memory_fraction}, sort_keys=True)

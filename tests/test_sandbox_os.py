@@ -1,0 +1,390 @@
+"""Issue 9: the OS sandbox around a worker, its limits, fences and the trusted side's checks.
+
+(The data-only wire and the worker's plain behaviour are in test_sandbox.py; a batch of
+attacks mixed with honest submissions is in test_sandbox_attacks.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import nbformat
+import pytest
+import torch
+from conftest import ROOT
+
+from grader.sandbox import fence, isolation
+from grader.sandbox.client import Worker, WorkerTimeout
+from grader.sandbox.limits import Limits
+
+needs_sandbox = pytest.mark.skipif(not isolation.available(), reason=f"no sandbox: {isolation.probe()}")
+
+
+@needs_sandbox
+def test_sandboxed_worker_is_unprivileged_alone_and_read_only():
+    with Worker(Limits(call_timeout_s=20)) as w:
+        assert w.sandboxed
+        runs = w.exec_cells([
+            "import os, sys\n"
+            "uid = os.getuid()\n"
+            "caps = int([l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1], 16)\n"
+            "pids = max(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "try:\n    open(os.path.join(sys.prefix, 'planted.py'), 'w')\n    ro = 0\n"
+            "except OSError:\n    ro = 1\n"
+            "same = int(os.getcwd() == os.path.expanduser('~') == os.environ['TMPDIR'] == '/tmp')",
+        ])
+        assert runs[0]["ok"], runs[0]
+        value = lambda name: w.call({"name": name, "attr": "__int__"})  # noqa: E731
+        assert value("uid") == isolation.SANDBOX_UID
+        assert value("caps") == 0
+        assert value("pids") < 20  # only the worker's own processes, numbered from 1
+        assert value("ro") == 1 and value("same") == 1
+    assert not (ROOT / ".venv" / "planted.py").exists()
+
+
+@needs_sandbox
+def test_only_allowlisted_paths_exist_inside():
+    with Worker(Limits(call_timeout_s=20)) as w:
+        probes = [str(ROOT / "source"), str(ROOT / "grader"), str(ROOT / "nbgrader_config.py"),
+                  str(ROOT / "data"), "/root/.bashrc", "/etc/passwd", "/var", "/home"]
+        w.exec_cells([f"import os\nseen = [p for p in {probes!r} if os.path.exists(p)]"])
+        assert w.call({"name": "seen", "attr": "copy"}) == []
+
+
+@needs_sandbox
+def test_no_process_of_the_worker_outlives_it():
+    marker = f"outlive-{os.getpid()}"
+    with Worker(Limits(call_timeout_s=20)) as w:
+        w.exec_cells([f"import subprocess\nsubprocess.Popen(['/bin/sh', '-c', 'sleep 300; echo {marker}'], "
+                      "start_new_session=True)"])
+    import time
+
+    time.sleep(0.5)
+    alive = [p for p in os.listdir("/proc") if p.isdigit()
+             and marker.encode() in _cmdline(p)]
+    assert alive == []
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+@needs_sandbox
+def test_fork_bomb_stops_at_the_process_cap():
+    with Worker(Limits(call_timeout_s=20, max_processes=64)) as w:
+        runs = w.exec_cells(["import os, time\nn = 0\ntry:\n    while True:\n"
+                             "        if os.fork() == 0:\n            time.sleep(20); os._exit(0)\n"
+                             "        n += 1\nexcept OSError:\n    pass"])
+        assert runs[0]["ok"], runs[0]
+        assert 0 < w.call({"name": "n", "attr": "__int__"}) < 64
+
+
+def test_sandbox_refuses_to_bind_a_folder_that_holds_the_course(tmp_path):
+    (tmp_path / "env" / "course").mkdir(parents=True)
+    limits = Limits(private_paths=(str(tmp_path / "env" / "course"),),
+                    extra_ro_paths=(str(tmp_path / "env"),))
+    with pytest.raises(isolation.SandboxUnavailable, match=r"refusing to bind .*env into"):
+        isolation.read_only_sources(limits, sys.executable)
+    (tmp_path / "env" / "course" / "sub").mkdir()
+    inside = Limits(private_paths=(str(tmp_path / "env" / "course"),),
+                    extra_ro_paths=(str(tmp_path / "env" / "course" / "sub"),))
+    with pytest.raises(isolation.SandboxUnavailable, match="part of the grader"):
+        isolation.read_only_sources(inside, sys.executable)
+
+
+def test_autograde_refuses_without_the_sandbox_and_grade_says_so(tmp_path, monkeypatch, capsys):
+    from grader.autograde import main as autograde
+    from grader.course import Course
+    from grader.grade import main as grade
+    from grader.samples import build_submission
+
+    monkeypatch.setattr(isolation, "probe", lambda: "bubblewrap (bwrap) is not installed: install it")
+    assert autograde(assignment="ps1_tensors", course=Course(tmp_path), progress=False) == 2
+    assert "refusing to grade without the worker sandbox" in capsys.readouterr().err
+    path = tmp_path / "ps1.ipynb"
+    nbformat.write(build_submission("ps1_tensors"), path)
+    out = tmp_path / "r.json"
+    assert grade(path=path, assignment="ps1_tensors", json_out=out, device="cpu") == 0
+    captured = capsys.readouterr()
+    assert "WITHOUT the sandbox" in captured.err and "WITHOUT the worker sandbox" in captured.out
+    data = json.loads(out.read_text())
+    assert data["extra_data"]["sandboxed"] is False and "WITHOUT" in data["output"]
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_sigkill_mid_batch_then_rerun_keeps_what_was_recorded(tmp_path):
+    """The grader dies hard mid-batch: its workers die with it, a rerun grades the rest."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import make_course
+
+    from grader.course import Course
+    from grader.samples import build_submission, write_submission
+
+    root = make_course(tmp_path / "course", ["ps1_tensors"])
+    for i in range(4):
+        write_submission(build_submission("ps1_tensors"), root, f"s{i}", "ps1_tensors")
+    results = Course(root).results_dir("ps1_tensors")
+    env = {**os.environ, "GRADER_COURSE_ROOT": str(root)}
+    cmd = [sys.executable, "-m", "grader", "autograde", "ps1_tensors", "--jobs", "1", "--no-feedback"]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    workers: set[int] = set()
+    while len(list(results.glob("*.json"))) < 1 and time.monotonic() < deadline:
+        workers |= fence._below(proc.pid)
+        time.sleep(0.1)
+    workers |= fence._below(proc.pid)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)
+    first = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert 1 <= len(first) < 4
+    assert workers, "no worker was seen running"
+    assert not [p for p in workers if _cmdline(str(p))], "a worker outlived the killed grader"
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert set(after) == {f"s{i}.json" for i in range(4)}
+    assert all(after[name] == first[name] for name in first), "a recorded result was regraded"
+
+
+def test_memory_cgroup_caps_the_workers_processes_together():
+    from grader.sandbox.cgroup import MemoryCap
+
+    probe = MemoryCap.create(256 * 1024**2)
+    if probe is None:
+        pytest.skip("this machine gives the grader no memory cgroup")
+    probe.remove()
+    # Three processes of 700 MB each stay under their address-space limit apiece, but not
+    # under 1.5 GB for the worker as a whole.
+    limits = Limits(call_timeout_s=30, host_memory_bytes=1536 * 1024**2)
+    with Worker(limits) as w:
+        assert w.memory_cap is not None
+        w.exec_cells(["import os, time\n"
+                      "def hog():\n"
+                      "    kids = []\n"
+                      "    for _ in range(3):\n"
+                      "        pid = os.fork()\n"
+                      "        if pid == 0:\n"
+                      "            b = bytearray(700 * 1024**2)\n"
+                      "            for i in range(0, len(b), 4096): b[i] = 1\n"
+                      "            time.sleep(5); os._exit(0)\n"
+                      "        kids.append(pid)\n"
+                      "    return [os.waitpid(k, 0)[1] for k in kids]"])
+        statuses = w.call({"name": "hog"})
+        assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses), statuses
+        assert w.memory_cap.oom_killed()
+        path = w.memory_cap.path
+    assert not os.path.exists(path)  # removed with the worker
+
+
+@needs_sandbox
+def test_the_unprivileged_command_line_works_as_well(monkeypatch):
+    # A JupyterHub instructor or a CI runner is no root: bubblewrap then binds the paths
+    # directly, without the staging mount or setpriv. The same worker must start that way.
+    monkeypatch.setattr(isolation, "_is_root", lambda: False)
+    with Worker(Limits(call_timeout_s=20)) as w:
+        assert w.proc.args[0].endswith("bwrap")
+        runs = w.exec_cells([f"import os\nuid = os.getuid()\nseen = os.path.exists({str(ROOT / 'source')!r})"])
+        assert runs[0]["ok"], runs[0]
+        assert w.call({"name": "uid", "attr": "__int__"}) == isolation.SANDBOX_UID
+        assert w.call({"name": "seen", "attr": "__int__"}) == 0
+
+
+def test_a_worker_that_stops_reading_or_stalls_mid_frame_times_out():
+    import time
+
+    # The next request is larger than the pipe can hold and nobody reads it; or the worker
+    # reads a little of it and then stops (a blocking write would then wait forever).
+    for patch in ("wire.read_frame = lambda *a, **k: time.sleep(3600)",
+                  "_rx = wire._read_exact\n"
+                  "def _stop(fd, *a, **k):\n"
+                  "    _rx(fd, 8); _rx(fd, 16384); time.sleep(3600)\n"
+                  "wire.read_frame = _stop"):
+        with Worker(Limits(call_timeout_s=3)) as w:
+            w.exec_cells(["import threading, time, wire\n" + patch])
+            start = time.monotonic()
+            with pytest.raises(WorkerTimeout):
+                w.put(torch.zeros(20_000_000))
+            assert time.monotonic() - start < 10
+    # A reply that announces a large blob and then stops in the middle.
+    with Worker(Limits(call_timeout_s=3)) as w:
+        w.exec_cells(["import os, sys, time, wire\n"
+                      "def stall():\n"
+                      "    os.write(int(sys.argv[2]), wire.HEADER.pack(2, 10**6) + b'{}' + b'x' * 10)\n"
+                      "    time.sleep(3600)"])
+        start = time.monotonic()
+        with pytest.raises(WorkerTimeout):
+            w.call({"name": "stall"})
+        assert time.monotonic() - start < 10
+
+
+def test_a_reply_out_of_turn_is_a_protocol_violation():
+    from grader.sandbox.client import ProtocolViolation
+
+    # A thread left behind by one call answers the next request with a forged reply.
+    with Worker(Limits(call_timeout_s=10)) as w:
+        w.exec_cells(["import os, sys, threading, time, wire\n"
+                      "def plant():\n"
+                      "    def late():\n"
+                      "        time.sleep(1)\n"
+                      "        os.write(int(sys.argv[2]), wire.pack({'kind': 'ok', 'value': 42, 'rid': 1}))\n"
+                      "    threading.Thread(target=late).start()\n"
+                      "    return 0\n"
+                      "def slow():\n"
+                      "    time.sleep(3)\n"
+                      "    return 7"])
+        assert w.call({"name": "plant"}) == 0
+        with pytest.raises(ProtocolViolation, match="out of turn"):
+            w.call({"name": "slow"})
+
+
+def test_a_submission_that_sleeps_just_under_every_timeout_is_capped_as_a_whole(tmp_path):
+    """Every call sleeps just under the call timeout: the submission's own cap ends it."""
+    import time
+
+    from grader import config
+    from grader.grade.runner import grade_notebook
+    from grader.samples import build_submission
+
+    sleepy = "import time\n" + "".join(
+        f"def {name}(*a, **k):\n    time.sleep(2.5)\n"
+        for name in ("rank_and_shape", "take_columns", "broadcast_shape", "pairwise_sq_dists",
+                     "mul_and_matmul", "reduce_along", "to_batches", "one_hot"))
+    path = tmp_path / "sleepy.ipynb"
+    nbformat.write(build_submission("ps1_tensors", answers="blank", replace={"rank_and_shape": sleepy}), path)
+    profile = config.PROFILES["cpu"].with_limits(call_timeout_s=3.0, submission_timeout_s=15.0)
+    start = time.monotonic()
+    result = grade_notebook(path, "ps1_tensors", profile=profile, sandbox=isolation.available())
+    assert time.monotonic() - start < 45
+    assert result.score == 0
+    assert any("used up its 15 s of grading time" in t.output for t in result.tests)
+
+
+# ------------------------------------------------------------------ forged frames (red team)
+
+# Student code can find the worker's own object by walking the stack and write any frame.
+FORGE = r'''
+import sys, wire
+def _worker_self():
+    f = sys._getframe()
+    while f is not None:
+        s = f.f_locals.get("self")
+        if s is not None and hasattr(s, "rfd") and hasattr(s, "handles"):
+            return s
+        f = f.f_back
+def forge(value, **header):
+    s = _worker_self()
+    wire.write_frame(s.wfd, wire.pack({"kind": "ok", "rid": s.rid, "value": value, **header}))
+'''
+
+
+@pytest.mark.parametrize("value", [
+    {"$npscalar": "V2147483647", "value": 1},   # a NumPy void would reserve 2 GiB here
+    {"$npscalar": "no-such-dtype", "value": 1},
+    {"$dict": [[{"$tuple": [[1]]}, 1]]},         # an unhashable key
+    {"$dtype": "_inductor"},                    # a name looked up on torch would import it
+    [42, "x"],                                  # not a list of cell outcomes
+])
+def test_forged_replies_are_protocol_violations(value):
+    from grader.sandbox.client import ProtocolViolation
+
+    with Worker(Limits(call_timeout_s=10)) as w:
+        w.exec_cells([FORGE])
+        with pytest.raises(ProtocolViolation):
+            w.exec_cells([f"forge({value!r})"])
+        assert not w.alive
+
+
+def test_a_forged_cell_outcome_is_capped_on_the_trusted_side():
+    with Worker(Limits(call_timeout_s=10, cell_output_chars=1000)) as w:
+        w.exec_cells([FORGE])
+        runs = w.exec_cells(["forge(wire.Encoder().encode([{'ok': True, 'stdout': 'x' * 5_000_000, "
+                             "'stderr': 7, 'error': None}]))"])
+        assert len(runs[0]["stdout"]) < 2000 and runs[0]["stderr"] == ""
+
+
+def test_a_callback_the_call_never_passed_cannot_rewrite_its_arguments():
+    from grader.sandbox.client import ProtocolViolation
+
+    with Worker(Limits(call_timeout_s=10)) as w:
+        w.exec_cells([FORGE + "\nimport torch\n"
+                      "def zap(t):\n"
+                      "    s, enc = _worker_self(), wire.Encoder()\n"
+                      "    frame = {'kind': 'callback', 'id': 999, 'rid': s.rid, 'args': [],\n"
+                      "             'kwargs': {'$dict': []}, 'sync': enc.encode({'a0': torch.zeros_like(t)})}\n"
+                      "    wire.write_frame(s.wfd, wire.pack(frame, enc.tensors))\n"
+                      "    wire.read_frame(s.rfd)\n"
+                      "    return 0"])
+        t = torch.arange(6.0)
+        with pytest.raises(ProtocolViolation, match="never given"):
+            w.call({"name": "zap"}, (t,))
+        assert torch.equal(t, torch.arange(6.0))
+
+
+@needs_sandbox
+def test_the_sandbox_root_and_dev_are_read_only():
+    with Worker(Limits(call_timeout_s=10)) as w:
+        w.exec_cells(["import os\nbad = []\nfor p in ('/x', '/dev/x', '/work/x', '/root/x'):\n"
+                      "    try:\n        open(p, 'w').write('1'); bad.append(p)\n    except OSError:\n        pass"])
+        assert w.call({"name": "bad", "attr": "copy"}) == []
+
+
+@needs_sandbox
+@pytest.mark.skipif(os.geteuid() != 0, reason="host uids are chosen only when the grader is root")
+def test_live_workers_never_share_a_host_uid():
+    with Worker(Limits(call_timeout_s=10)) as a, Worker(Limits(call_timeout_s=10)) as b:
+        a.ping(), b.ping()
+        assert a.host_uid is not None and b.host_uid is not None and a.host_uid != b.host_uid
+        assert a.host_uid >= Limits().host_uid
+
+
+@needs_sandbox
+@pytest.mark.parametrize("children_files", [True, False], ids=["children-files", "proc-scan"])
+def test_processes_a_call_starts_end_when_it_returns(children_files, monkeypatch):
+    """Spec §5: work a student call starts does not outlive that call (processes here)."""
+    import time
+
+    if not children_files:  # kernels without /proc/<pid>/task/<tid>/children
+        monkeypatch.setattr(fence, "_children", lambda pid: None)
+
+    marker = f"fence-{os.getpid()}"
+    with Worker(Limits(call_timeout_s=20)) as w:
+        w.exec_cells(["import os, subprocess, time\n"
+                      "def spawn():\n"
+                      f"    subprocess.Popen(['/bin/sh', '-c', 'while :; do :; done; echo {marker}'])\n"
+                      "    if os.fork() == 0:\n"
+                      "        os.setsid()\n"
+                      "        if os.fork() == 0:\n"
+                      f"            os.execv('/bin/sh', ['/bin/sh', '-c', 'sleep 300; echo {marker}'])\n"
+                      "        os._exit(0)\n"
+                      "    time.sleep(0.3)\n"
+                      "    return 1"])
+        assert w.call({"name": "spawn"}) == 1
+        time.sleep(0.3)
+        alive = [p for p in os.listdir("/proc") if p.isdigit() and marker.encode() in _cmdline(p)]
+        assert alive == [] and w.alive and w.strays_ended >= 2
+        assert w.call({"name": "os", "attr": "getpid"}) == 2  # the worker itself is untouched
+
+
+def test_a_result_says_when_host_memory_was_not_capped(tmp_path):
+    from grader import config
+    from grader.grade.runner import grade_notebook
+    from grader.samples import build_submission
+
+    path = tmp_path / "blank.ipynb"
+    nbformat.write(build_submission("ps1_tensors", answers="blank"), path)
+    uncapped = config.PROFILES["cpu"].with_limits(memory_bytes=None, host_memory_bytes=None)
+    result = grade_notebook(path, "ps1_tensors", profile=uncapped, sandbox=isolation.available())
+    assert result.extra["host_memory_capped"] is False
+    assert any("host memory was not capped" in n for n in result.notes)

@@ -132,7 +132,9 @@ def test_student_errors_keep_their_builtin_type(worker):
 def test_callbacks_see_in_place_changes(worker):
     worker.exec_cells(["def bump_and_call(f, p):\n    p += 1\n    return f()"])
     p = torch.zeros(3)
-    assert worker.call({"name": "bump_and_call"}, (lambda: p.sum(), p)) == pytest.approx(3.0)
+    assert worker.call({"name": "bump_and_call"}, (lambda: p.sum(), p), sync=True) == pytest.approx(3.0)
+    q = torch.zeros(3)   # without sync=True the trusted tensor is never written to
+    assert worker.call({"name": "bump_and_call"}, (lambda: q.sum(), q)) == pytest.approx(0.0)
 
 
 def test_unsendable_results_stay_in_the_worker(worker):

@@ -146,11 +146,16 @@ def test_sigkill_mid_batch_then_rerun_keeps_what_was_recorded(tmp_path):
     workers |= fence._below(proc.pid)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    time.sleep(1.0)
     first = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     assert 1 <= len(first) < 4
     assert workers, "no worker was seen running"
-    assert not [p for p in workers if _cmdline(str(p))], "a worker outlived the killed grader"
+    # Dying takes the kernel a moment (a frozen worker is woken by its SIGKILL first).
+    for _ in range(50):
+        alive = [p for p in workers if _cmdline(str(p))]
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, f"a worker outlived the killed grader: {[_cmdline(str(p))[:80] for p in alive]}"
     done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}

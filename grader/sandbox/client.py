@@ -24,6 +24,7 @@ from . import fence, isolation, wire
 from .cgroup import MemoryCap
 from .errors import (
     ProtocolViolation,
+    RuleBroken,
     StudentError,
     SubmissionTimeout,
     WorkerDied,
@@ -36,7 +37,7 @@ from .limits import Limits, worker_env, worker_settings
 from .output import OutputTail
 from .proxies import RemoteObject
 
-__all__ = ["ProtocolViolation", "RemoteObject", "SandboxUnavailable", "StudentError",
+__all__ = ["ProtocolViolation", "RemoteObject", "RuleBroken", "SandboxUnavailable", "StudentError",
            "SubmissionTimeout", "Worker", "WorkerDied", "WorkerFault", "WorkerTimeout"]
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +64,7 @@ class Worker:
         self._rid = 0           # the id of the request in flight; every reply must carry it
         self.hard_deadline: float | None = None  # time.monotonic() when the submission's time ends
         self.strays_ended = 0   # processes student code left behind after a request (fence)
+        self._pid: int | None = None   # host pid of the worker process (frozen between requests)
         self.sandboxed = False
         self.memory_cap: MemoryCap | None = None
         self.host_uid: int | None = None      # root only: this worker's own host account
@@ -77,7 +79,7 @@ class Worker:
         os.chmod(self.tmp, 0o711)
         code = Path(self.tmp) / "code"
         code.mkdir(mode=0o755)
-        for name in ("wire.py", "worker.py"):
+        for name in ("traps.py", "wire.py", "worker.py"):
             shutil.copy2(HERE / name, code / name)
             os.chmod(code / name, 0o644)
         to_worker_r, to_worker_w = os.pipe()
@@ -181,6 +183,8 @@ class Worker:
             deadline, timeout = self.hard_deadline, -1.0  # -1: the submission's limit binds
         self._rid += 1
         header = {**header, "rid": self._rid}
+        if self._pid is not None:
+            fence.thaw(self._pid)
         self._write(wire.pack(header, tensors), deadline, timeout)
         while True:
             reply, blob = self._read(deadline, timeout)
@@ -205,9 +209,23 @@ class Worker:
             except (wire.WireError, TypeError, ValueError, KeyError, OverflowError) as exc:
                 self.kill()
                 raise ProtocolViolation(f"the worker sent malformed data ({str(exc)[:200]})") from None
-            if self.sandboxed and self.proc is not None:
-                self.strays_ended += fence.end_strays(self.proc.pid)
+            self._fence()
             return reply, value
+
+    def _fence(self) -> None:
+        """Between requests nothing of the student's runs: strays end, the worker freezes."""
+        if self.proc is None:
+            return
+        if self.sandboxed:
+            self.strays_ended += fence.end_strays(self.proc.pid)
+        if self._pid is None:
+            self._pid = fence.worker_pid(self.proc.pid) if self.sandboxed else self.proc.pid
+        if self._pid is not None:
+            fence.freeze(self._pid)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the worker (every thread and process of it) has used, read from the host."""
+        return fence.cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
 
     def _out_of_time(self) -> SubmissionTimeout:
         return SubmissionTimeout(f"the submission used up its {self.limits.submission_timeout_s:g} s "
@@ -302,8 +320,11 @@ class Worker:
 
     def _sync_back(self, values: Any) -> None:
         """Mirror in-place changes the student made to tensor arguments (Python semantics)."""
-        if not isinstance(values, dict):
+        if values is None or values == {}:
             return
+        if not isinstance(values, dict) or not set(values) <= set(self._sync_targets):
+            raise ProtocolViolation("the worker sent back values for arguments that this call "
+                                    "did not ask to have updated")
         for key, new in values.items():
             old = self._sync_targets.get(key)
             if isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) \
@@ -348,18 +369,28 @@ class Worker:
 
     def call(self, target: dict, args: tuple = (), kwargs: dict | None = None, *,
              seed: int | None = None, grad: bool | None = None, as_handle: bool = False,
-             sync: bool = False, timeout: float | None = None) -> Any:
-        """Call a function in the worker; raise StudentError if the student's code raised."""
+             sync: bool = False, timeout: float | None = None,
+             rules: tuple[str, ...] = ()) -> Any:
+        """Call a function in the worker; raise StudentError if the student's code raised,
+        RuleBroken if it used what ``rules`` forbid (``traps``) while it ran."""
         self._callbacks = {}   # callables are valid for the call they are passed to, no longer
         enc_args, tensors = self.encode([list(args), dict(kwargs or {})])
         header = {"op": "call", "target": target, "args": enc_args[0], "kwargs": enc_args[1],
-                  "seed": seed, "grad": grad, "as_handle": as_handle, "sync": sync}
-        self._sync_targets = {f"a{i}": a for i, a in enumerate(args)}
-        self._sync_targets.update({f"k:{k}": v for k, v in (kwargs or {}).items()})
+                  "seed": seed, "grad": grad, "as_handle": as_handle, "sync": sync,
+                  "rules": list(rules)}
+        # Only a call that asks for it (sync=True) lets the worker write back into its
+        # tensor arguments; otherwise nothing of the worker's reaches a trusted tensor.
+        self._sync_targets = {}
+        if sync:
+            self._sync_targets = {f"a{i}": a for i, a in enumerate(args)}
+            self._sync_targets.update({f"k:{k}": v for k, v in (kwargs or {}).items()})
         try:
             reply, value = self.request(header, tensors, timeout=timeout)
         finally:
             targets, self._sync_targets = self._sync_targets, {}
+        broken = reply.get("broken")
+        if rules and isinstance(broken, list) and broken:
+            raise RuleBroken("while it ran it used " + "; ".join(str(b)[:200] for b in broken[:4]))
         if reply.get("kind") == "raised":
             err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             raise student_error(str(err.get("type", "Exception")), str(err.get("message", "")),

@@ -30,6 +30,14 @@ class ProtocolViolation(WorkerFault):
     pass
 
 
+class RuleBroken(Exception):
+    """The student's function used, while it ran, what its rule forbids (a worker trap).
+
+    Not a ``StudentError``: a hidden test that tolerates the student's exceptions must not
+    tolerate this one; the runner scores the test zero with this message.
+    """
+
+
 class StudentError(Exception):
     """The student's own code raised inside the worker.
 

@@ -7,8 +7,14 @@ below bubblewrap, by parent pid, with its pid inside the namespace from ``NSpid`
 SIGKILLs every process that is neither. A daemon that double-forked and called setsid is
 still below bubblewrap (the namespace's init adopted it), so it is found too.
 
-Threads inside the worker process are not processes and are not ended here (ps5 hands
-the trained weights over to a fresh worker for that; see ``hidden/ps5_mnist_cnn.py``).
+Threads inside the worker are not processes and cannot be ended from outside without
+ending the worker, so between requests the worker is *frozen* (SIGSTOP, every thread at
+once) and thawed (SIGCONT) when the next request is sent: a thread a call started does
+no work between calls, and what it does during a later call is that call's CPU time.
+ps5 goes further and hands the trained weights over to a fresh worker (``hidden/mnist_eval``).
+
+``cpu_seconds`` is the sandbox's CPU time as the kernel counts it, read from the host:
+the clock of load-independent budgets, which nothing inside the sandbox can set back.
 """
 
 from __future__ import annotations
@@ -89,6 +95,46 @@ def strays(root: int) -> list[int]:
         if inner is not None and inner not in KEEP:
             out.append(pid)
     return sorted(out)
+
+
+def worker_pid(root: int) -> int | None:
+    """The host pid of the sandbox's worker (pid 2 inside its namespace), if it is alive."""
+    for pid in _below(root):
+        if _namespace_pid(pid) == 2:
+            return pid
+    return None
+
+
+def freeze(pid: int) -> None:
+    """Stop every thread of ``pid`` until ``thaw`` (a stopped process cannot undo it)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGSTOP)
+
+
+def thaw(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGCONT)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by ``root`` and every process below it.
+
+    A live process counts its own time; one that ended and was reaped counts in its
+    parent's ``cutime``/``cstime`` (inside a PID namespace orphans are reaped by its init,
+    which is below ``root``), so nothing that ran in the sandbox is missed.
+    """
+    ticks = 0
+    for pid in {root, *_below(root)}:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks / _TICK
 
 
 def end_strays(root: int) -> int:

@@ -47,7 +47,7 @@ from .limits import PACKAGE_ROOT, Limits, outside_python_path, touches_private
 
 SANDBOX_UID = 1000                  # the worker's uid and gid inside the sandbox
 HOME = "/tmp"                       # its one writable folder (cwd, HOME, TMPDIR)
-CODE = "/opt/grader-worker"         # wire.py and worker.py, read-only
+CODE = "/opt/grader-worker"         # worker.py, wire.py and traps.py, read-only
 INSTALL_HINT = ("install the Debian package bubblewrap (`sudo apt-get install bubblewrap`, "
                 "or `bash scripts/install.sh` as root)")
 

@@ -23,6 +23,7 @@ import traceback
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import traps
 import wire
 
 SETTINGS = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
@@ -189,12 +190,13 @@ class Worker:
         args = dec.decode(req.get("args", []))
         kwargs = dec.decode(req.get("kwargs", {"$dict": []}))
         self.sync_tensors = {}
-        for i, a in enumerate(args):
-            if _is_tensor(a):
-                self.sync_tensors[f"a{i}"] = a
-        for k, a in kwargs.items():
-            if _is_tensor(a):
-                self.sync_tensors[f"k:{k}"] = a
+        if req.get("sync"):   # in-place changes to tensor arguments go back only when asked
+            for i, a in enumerate(args):
+                if _is_tensor(a):
+                    self.sync_tensors[f"a{i}"] = a
+            for k, a in kwargs.items():
+                if _is_tensor(a):
+                    self.sync_tensors[f"k:{k}"] = a
         fn = self._target(req["target"])
         _seed(req.get("seed"))
         grad = req.get("grad")
@@ -203,18 +205,19 @@ class Worker:
         ctx = torch.no_grad() if grad is False else contextlib.nullcontext()
         out, err = _CappedIO(), _CappedIO()
         start = time.perf_counter()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), ctx:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), ctx, \
+                traps.enforced(req.get("rules") or ()) as broken:
             try:
                 value = fn(*args, **kwargs)
             except BaseException as exc:  # the student's error is data too
                 self.send({"kind": "raised", "error": _error_dict(exc, "call"),
-                           "stdout": out.getvalue(), "stderr": err.getvalue()})
+                           "stdout": out.getvalue(), "stderr": err.getvalue(), "broken": broken})
                 return
         seconds = time.perf_counter() - start
         sync = self._sync_values() if req.get("sync") else {}
         self.sync_tensors = {}
         self.send({"kind": "ok", "seconds": seconds, "stdout": out.getvalue(),
-                   "stderr": err.getvalue()}, value,
+                   "stderr": err.getvalue(), "broken": broken}, value,
                   as_handle=bool(req.get("as_handle")), extra={"sync": sync})
 
     def op_getattr(self, req: dict, tensors: dict) -> None:
@@ -276,7 +279,8 @@ def _seed(seed: Any) -> None:
 
 
 def describe(obj: Any) -> dict:
-    """Facts about an object the trusted side cannot inspect itself (data only)."""
+    """What an object says it is, for the trusted side's messages (never for points: student
+    code can change every answer here; counts and shapes come from shipped tensors)."""
     import torch
 
     info: dict[str, Any] = {
@@ -286,8 +290,6 @@ def describe(obj: Any) -> dict:
     }
     if isinstance(obj, torch.nn.Module):
         info["modules"] = [[name, _type_name(m)] for name, m in obj.named_modules() if name]
-        info["parameters"] = [[name, list(p.shape)] for name, p in obj.named_parameters()]
-        info["n_parameters"] = int(sum(p.numel() for p in obj.parameters()))
         info["training"] = bool(obj.training)
     if isinstance(obj, torch.utils.data.DataLoader):
         info["batch_size"] = obj.batch_size

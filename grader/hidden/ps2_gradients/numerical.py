@@ -122,7 +122,10 @@ def _numgrad_cases(ctx, cases, message: str, *, tol: float) -> None:
             want = _differences(f_of, param, eps)
         variants = _variants(f_of, param, eps) if dtype == F64 else []
         saved = param.clone()
-        got, err = _call(ctx.student.numerical_gradient, f, param, *args, **kwargs)
+        # f() reads param here, on the trusted side, so the student's in-place changes to
+        # param must come back before each callback: asked for explicitly (sync=True), on a
+        # tensor of this case alone.
+        got, err = _call(ctx.student.numerical_gradient.options(sync=True), f, param, *args, **kwargs)
         with torch.no_grad():
             param.copy_(saved)  # the last callback left the student's last change here
         if err is not None:

@@ -1,0 +1,115 @@
+"""Issue 10: the trusted side believes nothing the worker says beyond its value.
+
+Calls are fenced (a thread a call starts does no work after it returns), budgets are
+counted in CPU time read from the host, and only what the trusted side asked for flows
+back into its objects. (Facts about models and the rules on *how* are in
+test_trusted_facts.py and test_rules.py.)
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from grader.sandbox import isolation
+from grader.sandbox.client import Worker
+from grader.sandbox.limits import Limits
+
+SANDBOX = [False, pytest.param(True, marks=pytest.mark.skipif(
+    not isolation.available(), reason=f"no sandbox: {isolation.probe()}"))]
+
+SPINNER = """
+import threading, time
+spun = [0]
+def spin():
+    while True:
+        spun[0] += 1
+def start():
+    threading.Thread(target=spin, daemon=True).start()
+    time.sleep(0.2)
+    return spun[0]
+def count():
+    return spun[0]
+"""
+
+
+@pytest.mark.parametrize("sandbox", SANDBOX)
+def test_a_thread_a_call_started_does_no_work_between_calls(sandbox):
+    with Worker(Limits(call_timeout_s=20, sandbox=sandbox)) as w:
+        assert w.exec_cells([SPINNER])[0]["ok"]
+        assert w.call({"name": "start"}) > 0
+        before = w.cpu_seconds()
+        time.sleep(1.0)                      # the worker is frozen: the spinning thread too
+        assert w.cpu_seconds() - before < 0.1
+        first = w.call({"name": "count"})
+        time.sleep(0.5)
+        assert w.call({"name": "count"}) - first < first  # it ran only while a call was served
+
+
+@pytest.mark.parametrize("sandbox", SANDBOX)
+def test_cpu_seconds_count_every_thread_and_every_process_of_the_sandbox(sandbox):
+    burn = ("import threading, time, subprocess, sys\n"
+            "def busy(seconds):\n"
+            "    end = time.thread_time() + seconds\n"
+            "    while time.thread_time() < end:\n"
+            "        pass\n"
+            "def work():\n"
+            "    ts = [threading.Thread(target=busy, args=(0.4,)) for _ in range(2)]\n"
+            "    [t.start() for t in ts]; [t.join() for t in ts]\n"
+            "    subprocess.run([sys.executable, '-c', 'import time\\nt=time.process_time()\\n"
+            "while time.process_time() - t < 0.4: pass'])\n")
+    with Worker(Limits(call_timeout_s=30, sandbox=sandbox)) as w:
+        assert w.exec_cells([burn])[0]["ok"]
+        before = w.cpu_seconds()
+        w.call({"name": "work"})
+        used = w.cpu_seconds() - before
+    # Two threads of 0.4 s and a child process of 0.4 s (interpreter start-up on top).
+    assert 1.1 < used < 3.0, used
+
+
+def test_the_cpu_clock_does_not_move_when_a_neighbour_is_busy():
+    """The same work costs the same CPU time with two busy processes beside it."""
+    import subprocess
+    import sys
+
+    work = ("import torch\n"
+            "def work():\n"
+            "    a = torch.randn(300, 300)\n"
+            "    for _ in range(300):\n"
+            "        a = torch.tanh(a @ a * 0.01)\n"
+            "    return float(a.sum())\n")
+
+    def measure() -> float:
+        with Worker(Limits(call_timeout_s=60, sandbox=False, threads=1)) as w:
+            w.exec_cells([work])
+            w.call({"name": "work"})        # warm-up
+            before = w.cpu_seconds()
+            w.call({"name": "work"})
+            return w.cpu_seconds() - before
+
+    alone = measure()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        busy = measure()
+    finally:
+        for h in hogs:
+            h.kill()
+    assert busy < alone * 1.5 + 0.05, (alone, busy)
+
+
+def test_trusted_tensors_change_only_when_the_call_asked_for_it():
+    """A callback gives the worker a way back in; without sync=True nothing flows back."""
+    mutate = ("def mutate(x, cb):\n"
+              "    x.fill_(7.0)\n"
+              "    cb()\n"
+              "    return 1\n")
+    seen = []
+    with Worker(Limits(call_timeout_s=20, sandbox=False)) as w:
+        w.exec_cells([mutate])
+        x = torch.zeros(3)
+        w.call({"name": "mutate"}, (x, lambda: seen.append(1)))
+        assert seen == [1] and torch.equal(x, torch.zeros(3))
+        w.call({"name": "mutate"}, (x, lambda: seen.append(2)), sync=True)
+        assert torch.equal(x, torch.full((3,), 7.0))

@@ -111,28 +111,26 @@ def confusion_png(confusion: list[list[int]], title: str) -> bytes:
     return buf.getvalue()
 
 
-def hand_over(ctx, trained, what: str):
+def hand_over(ctx, trained, what: str, *, max_parameters: int | None = None):
     """The trained weights, as data, in a fresh model in a fresh worker.
 
     Work a call starts must not outlive it: a ``train_model`` that returns while a thread
     or a process it started keeps training would escape its budget. So the weights it
     returned with are read at once, the worker that trained (with every thread and process
-    in it) is ended, and a new worker evaluates ``build_model()`` loaded with them.
+    in it) is ended, and a new worker evaluates ``build_model()`` loaded with them. Those
+    weights are all that crosses, so their size, counted here, is what the model learned.
     """
-    try:
-        state = ctx.session.builtin("trained_state", trained)
-    except StudentError as exc:
-        raise Fail(f"{what}: the model's state_dict() could not be read after train_model "
-                   f"({exc.type}: {exc.message[:200]})") from None
-    weights = state.get("weights") if isinstance(state, dict) else None
-    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                for k, v in weights.items()):
-        raise Fail(f"{what}: train_model must return the model (an nn.Module with a state_dict)")
+    from .facts import ModelFacts, shipped_state
+
+    weights, training = shipped_state(ctx, trained, f"{what}'s model")
+    n = ModelFacts.of(weights).n_parameters
+    if max_parameters is not None and n > max_parameters:
+        raise Fail(f"{what}: the trained model has {n:,} numbers in its state_dict (parameters "
+                   f"and buffers); the cap is {max_parameters:,}")
     ctx.session.restart()
     fresh = ctx.student.build_model.options(as_handle=True)()
     try:
-        ctx.session.builtin("load_trained_state", fresh, weights, bool(state.get("training")),
-                            ctx.device)
+        ctx.session.builtin("load_trained_state", fresh, weights, training, ctx.device)
     except StudentError as exc:
         raise Fail(f"{what}: the trained weights do not load into a new build_model() "
                    f"({exc.type}: {exc.message[:200]}); keep everything the model learns in "

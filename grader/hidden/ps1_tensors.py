@@ -18,6 +18,7 @@ from .framework import (
     unpack,
 )
 
+RULES = {"broadcast_shape": ("broadcast",), "pairwise_sq_dists": ("cdist",)}  # enforced while they run
 registry = Registry()
 TESTS = registry.tests
 test = registry.test
@@ -132,7 +133,7 @@ def broadcast_incompatible(ctx) -> None:
 @test("broadcast_shape", 1, "broadcast_shape: written by hand, not with a library helper",
       kind="static")
 def broadcast_by_hand(ctx) -> None:
-    by_hand(ctx.source(), static.LIBRARY_BROADCAST, "broadcast_shape should apply the rules itself")
+    by_hand(ctx, static.LIBRARY_BROADCAST, "broadcast_shape should apply the rules itself")
 
 
 # ---------------------------------------------------------------- pairwise_sq_dists
@@ -164,7 +165,10 @@ def pairwise_edges(ctx) -> None:
 
 @test("pairwise_sq_dists", 1.5, "pairwise_sq_dists: broadcasting, no Python loops", kind="static")
 def pairwise_no_loops(ctx) -> None:
-    found = static.loops(ctx.source(), "pairwise_sq_dists")
+    caught = ctx.session.rule_breaches.get("pairwise_sq_dists")
+    if caught:
+        raise Fail(f"pairwise_sq_dists should compute the distances itself, but {caught[0]}")
+    found = static.loops(ctx.sources(), "pairwise_sq_dists")
     if found:
         raise Fail(f"pairwise_sq_dists should use broadcasting only, but it contains {static.summary(found)}")
     if not ctx.source().strip():
@@ -287,9 +291,16 @@ def to_batches_view(ctx) -> None:
         raise Fail("to_batches must first give the right batches before sharing storage counts")
     data = ctx.session.put(values)
     result = ctx.student.to_batches.options(as_handle=True)(data, 3)
+    copy = Fail("to_batches returned a copy; use view/reshape so that the batches share "
+                "storage with the data (no copy)")
+    # The worker's word (same storage) is not enough on its own: writing through the
+    # result must change the data, read back here as data.
     if not ctx.session.builtin("same_storage", result, data):
-        raise Fail("to_batches returned a copy; use view/reshape so that the batches share "
-                   "storage with the data (no copy)")
+        raise copy
+    result.fill_(-1.0)
+    back = as_tensor(data.clone(), "the data after writing to the batches")
+    if tuple(back.shape) != (6, 2, 2) or not bool((back == -1.0).all()):
+        raise copy
 
 
 @test("to_batches", 1, "to_batches: ValueError when N is not divisible")

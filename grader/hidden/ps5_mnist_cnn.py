@@ -15,9 +15,11 @@ from .. import config
 from ..course import Course
 from ..sandbox.client import SubmissionTimeout, WorkerTimeout
 from . import static
+from .facts import ModelFacts, output_depends_on, shipped_state
 from .framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
 from .mnist_eval import as_model_input, confusion_png, evaluate, evaluation_data, hand_over
 
+RULES = {"conv2d_single": ("convolution",), "max_pool2d_single": ("pooling",)}  # enforced while they run
 registry = Registry()
 TESTS = registry.tests
 test = registry.test
@@ -121,7 +123,7 @@ def conv_dtypes(ctx) -> None:
 @test("conv2d_single", 1.5, "conv2d_single: computed by hand, no library convolution",
       kind="static")
 def conv_by_hand(ctx) -> None:
-    by_hand(ctx.source(), static.LIBRARY_CONVOLUTION, "conv2d_single must slide the kernel itself")
+    by_hand(ctx, static.LIBRARY_CONVOLUTION, "conv2d_single must slide the kernel itself")
 
 
 # ---------------------------------------------------------------- max_pool2d_single
@@ -151,29 +153,41 @@ def pool_remainder(ctx) -> None:
 
 @test("max_pool2d_single", 0.5, "max_pool2d_single: no library pooling", kind="static")
 def pool_by_hand(ctx) -> None:
-    by_hand(ctx.source(), static.LIBRARY_POOLING,
+    by_hand(ctx, static.LIBRARY_POOLING,
             "max_pool2d_single should take window maxima itself")
 
 
 # ---------------------------------------------------------------- CNN and build_model
 
 
-def _describe_model(ctx, model) -> dict:
+def _claimed_class(ctx, model) -> dict:
+    """What the worker says the object is: enough for a clear message, never for points."""
     info = ctx.session.describe(model)
     if "torch.nn.modules.module.Module" not in info.get("mro", []):
         raise Fail(f"the model should be an nn.Module, but it is a {info.get('type')}")
     return info
 
 
+def _check_cap(facts: ModelFacts, what: str) -> None:
+    if facts.n_parameters > MAX_PARAMETERS:
+        raise Fail(f"{what} has {facts.n_parameters:,} numbers in its state_dict (parameters and "
+                   f"buffers); the cap is {MAX_PARAMETERS:,}")
+
+
 @test("CNN", 1.5, "CNN: an nn.Module with convolutions and at most 2M parameters")
 def cnn_structure(ctx) -> None:
-    info = _describe_model(ctx, ctx.student.CNN())
-    n = int(info.get("n_parameters", 0))
-    if n > MAX_PARAMETERS:
-        raise Fail(f"the CNN has {n:,} parameters; the cap is {MAX_PARAMETERS:,}")
-    types = [t for _, t in info.get("modules", [])]
-    if not any(t.endswith("Conv2d") for t in types):
-        raise Fail("the CNN should contain at least one nn.Conv2d layer")
+    model = ctx.student.CNN.options(as_handle=True)()
+    _claimed_class(ctx, model)
+    state, _ = shipped_state(ctx, model, "CNN()")
+    facts = ModelFacts.of(state)       # counted here, from the tensors themselves
+    _check_cap(facts, "the CNN")
+    if not facts.kernels:
+        raise Fail("the CNN should contain at least one nn.Conv2d layer (its state_dict holds no "
+                   "4-D convolution kernel)")
+    x = torch.rand(4, 1, 28, 28, generator=ctx.generator())
+    if not output_depends_on(model, state, facts.kernels, x):
+        raise Fail("the CNN's output does not change when its convolution kernels are zeroed: "
+                   "the logits must be computed by the layers it holds")
 
 
 @test("CNN", 1.5, "CNN: (N, 1, 28, 28) images in [0, 1] give (N, 10) logits")
@@ -201,21 +215,25 @@ def cnn_depends_on_input(ctx) -> None:
 
 @test("build_model", 1, "build_model: a fresh CNN on every call")
 def build_model_fresh(ctx) -> None:
-    a, b = ctx.student.build_model(), ctx.student.build_model()
-    info = _describe_model(ctx, a)
+    a, b = (ctx.student.build_model.options(as_handle=True)() for _ in range(2))
+    info = _claimed_class(ctx, a)
     if not any(name.endswith(".CNN") for name in info["mro"]):
         raise Fail(f"build_model should return a CNN, not a {info['type']}")
-    sa, sb = a.state_dict(), b.state_dict()
-    if sa.keys() != sb.keys():
+    (sa, _), (sb, _) = shipped_state(ctx, a, "build_model()"), shipped_state(ctx, b, "build_model()")
+    if ModelFacts.of(sa).shapes != ModelFacts.of(sb).shapes:
         raise Fail("two calls to build_model give models with different layers")
+    a.load_state_dict({k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in sa.items()})
+    sb_after, _ = shipped_state(ctx, b, "build_model()")
+    if not all(torch.equal(sb[k], sb_after[k]) for k in sb):
+        raise Fail("changing one model from build_model changed another: every call must build "
+                   "a new CNN with its own weights")
 
 
 @test("build_model", 1, "build_model: within the parameter cap")
 def build_model_cap(ctx) -> None:
-    info = _describe_model(ctx, ctx.student.build_model())
-    if int(info.get("n_parameters", 0)) > MAX_PARAMETERS:
-        raise Fail(f"build_model's network has {info['n_parameters']:,} parameters; the cap is "
-                   f"{MAX_PARAMETERS:,}")
+    model = ctx.student.build_model.options(as_handle=True)()
+    state, _ = shipped_state(ctx, model, "build_model()")
+    _check_cap(ModelFacts.of(state), "build_model's network")
 
 
 # ---------------------------------------------------------------- predict and evaluate_accuracy
@@ -297,31 +315,55 @@ def _templates(g: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels
 
 
+def budgeted_training(ctx, images, labels, budget: float):
+    """``train_model(build_model(), images, labels, device, budget)`` on the profile's clock.
+
+    Returns the trained model (handed over to a fresh worker) and the budget seconds it
+    used, measured here: CPU seconds of the whole worker read from the host on the CPU
+    profile (a busy neighbour does not change them), wall seconds on the GPU profile. A
+    call that runs past the profile's wall-clock cap is stopped and fails.
+    """
+    profile = ctx.profile
+    model = ctx.student.build_model.options(as_handle=True)()
+    cpu = profile.budget_clock == "cpu"
+    # The clock starts before the data is sent: whatever the worker does once it holds the
+    # training set (even inside a rewritten `put`) is spent from the budget.
+    start = ctx.session.cpu_seconds() if cpu else time.perf_counter()
+    images, labels = ctx.session.put(images), ctx.session.put(labels)
+    try:
+        trained = ctx.student.train_model.options(
+            as_handle=True, timeout=profile.budget_wall_cap(budget))(
+            model, images, labels, profile.device, budget)
+    except SubmissionTimeout:
+        raise
+    except WorkerTimeout:
+        raise Fail(f"train_model ignored its budget of {budget:g} {_unit(profile)} and was "
+                   f"stopped after {profile.budget_wall_cap(budget):g} s on the clock; it must "
+                   "return the model before the budget runs out") from None
+    used = (ctx.session.cpu_seconds() if cpu else time.perf_counter()) - start
+    return hand_over(ctx, trained, "train_model", max_parameters=MAX_PARAMETERS), used
+
+
+def _unit(profile) -> str:
+    return "CPU seconds" if profile.budget_clock == "cpu" else "seconds"
+
+
 @test("train_model", 3, "train_model: learns an easy task within its budget")
 def train_small_task(ctx) -> None:
     g = ctx.generator()
     images, labels = _templates(g, 1000)
     budget = ctx.profile.quick_budget_s
-    model = ctx.student.build_model.options(as_handle=True)()
-    start = time.perf_counter()
-    try:
-        trained = ctx.student.train_model.options(as_handle=True, timeout=budget * 1.5 + 10)(
-            model, images, labels, ctx.device, budget)
-    except SubmissionTimeout:
-        raise
-    except WorkerTimeout:
-        raise Fail(f"train_model ran far past its {budget:g} s budget and was stopped") from None
-    elapsed = time.perf_counter() - start
-    trained = hand_over(ctx, trained, "train_model")
+    trained, elapsed = budgeted_training(ctx, images, labels, budget)
     test_images, test_labels = _templates(g, 300)
     pred = as_tensor(ctx.student.predict(trained, as_model_input(test_images), ctx.device),
                      "predict's result after training")
     accuracy = float((pred.long() == test_labels).float().mean())
-    late = elapsed > budget * 1.2 + 2
+    late = elapsed > ctx.profile.budget_tolerance(budget)
     if accuracy < 0.9 or late:
         parts = [f"after training, the model gets {100 * accuracy:.0f}% on an easy task (90% needed)"]
         if late:
-            parts.append(f"train_model returned after {elapsed:.1f} s of an {budget:g} s budget")
+            parts.append(f"train_model used {elapsed:.1f} {_unit(ctx.profile)} of a {budget:g} "
+                         f"{_unit(ctx.profile)} budget")
         raise Fail("; ".join(parts), 0.5 if accuracy >= 0.5 and not late else 0.0)
 
 
@@ -341,19 +383,11 @@ def mnist_threshold(ctx) -> None:
     eval_x = data.eval_x
 
     budget = profile.train_budget_s
-    model = ctx.student.build_model.options(as_handle=True)()
-    images, labels = ctx.session.put(train_x), ctx.session.put(train_y)
-    start = time.perf_counter()
-    try:
-        trained = ctx.student.train_model.options(as_handle=True, timeout=budget * 1.1 + 5)(
-            model, images, labels, profile.device, budget)
-    except SubmissionTimeout:
-        raise
-    except WorkerTimeout:
-        raise Fail(f"train_model ignored its time budget of {budget:g} s and was stopped; "
-                   "it must return the model before the budget runs out") from None
-    train_s = time.perf_counter() - start
-    trained = hand_over(ctx, trained, "train_model")
+    trained, train_s = budgeted_training(ctx, train_x, train_y, budget)
+    if train_s > profile.budget_tolerance(budget):
+        raise Fail(f"train_model used {train_s:.1f} {_unit(profile)} of its {budget:g} "
+                   f"{_unit(profile)} budget; it must return the model before the budget runs "
+                   "out (the evaluation was not run)")
 
     def predictions(x: torch.Tensor) -> torch.Tensor:
         out = []
@@ -371,12 +405,13 @@ def mnist_threshold(ctx) -> None:
     ctx.facts.update(
         accuracy=round(graded.accuracy, 5), plain_accuracy=round(plain.accuracy, 5),
         threshold=profile.mnist_threshold, floor=profile.mnist_floor, train_seconds=round(train_s, 2),
-        budget_seconds=budget, confusion=graded.confusion, secret_seed=secret,
+        budget_seconds=budget, budget_clock=profile.budget_clock, confusion=graded.confusion, secret_seed=secret,
         evaluation=f"the 10,000 MNIST test digits, each shifted by up to "
                    f"{config.MNIST_MAX_SHIFT} pixels in a random direction")
     summary = (f"{100 * graded.accuracy:.2f}% on the evaluation set (the 10,000 test digits, each "
                f"shifted by up to {config.MNIST_MAX_SHIFT} pixels; the plain test digits give "
-               f"{100 * plain.accuracy:.2f}%), trained in {train_s:.0f} s of a {budget:g} s budget")
+               f"{100 * plain.accuracy:.2f}%), trained in {train_s:.0f} of a {budget:g} "
+               f"{_unit(profile)} budget")
     if graded.accuracy >= profile.mnist_threshold:
         return f"passed: {summary}"
     fraction = (graded.accuracy - profile.mnist_floor) / (profile.mnist_threshold - profile.mnist_floor)

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from ...sandbox.client import RemoteObject
+from ..facts import ModelFacts, shipped_state
 from ..framework import Fail, describe_value
 
 MODULE = "torch.nn.modules.module.Module"
@@ -41,21 +42,25 @@ def _linear_layers(info: dict) -> list[str]:
 
 def _check_module(ctx, obj: Any, cls: str, n_in: int, n_out: int, call: str) -> None:
     """One nn.Module subclass holding exactly one nn.Linear(n_in, n_out) and nothing else."""
+    # What the worker says about the class gives clear messages, never points ...
     info = ctx.session.describe(obj)
     if MODULE not in info.get("mro", []):
         raise Fail(f"{cls} should be a subclass of nn.Module (class {cls}(nn.Module): ...)")
     linears = _linear_layers(info)
     if len(linears) != 1:
         raise Fail(f"{call} should hold exactly one nn.Linear layer, but it holds {len(linears)}")
-    shapes = sorted(tuple(shape) for _, shape in info.get("parameters", []))
+    # ... the shapes and the count are computed here, from the state_dict's tensors.
+    state, _ = shipped_state(ctx, obj, call)
+    facts = ModelFacts.of(state)
+    shapes = sorted(facts.shapes.values())
     want = sorted([(n_out, n_in), (n_out,)])
     if shapes != want:
         raise Fail(f"{call} should have one weight of shape {(n_out, n_in)} and one bias of shape "
-                   f"{(n_out,)} (nn.Linear({n_in}, {n_out})), but its parameters have shapes "
-                   f"{[tuple(s) for _, s in info.get('parameters', [])]}")
-    if info.get("n_parameters") != n_in * n_out + n_out:
+                   f"{(n_out,)} (nn.Linear({n_in}, {n_out})), but its state_dict holds shapes "
+                   f"{list(facts.shapes.values())}")
+    if facts.n_parameters != n_in * n_out + n_out:
         raise Fail(f"{call} should have {n_in * n_out + n_out} parameters, "
-                   f"not {info.get('n_parameters')}")
+                   f"not {facts.n_parameters}")
 
 
 def _load_weights(model: Any, W: torch.Tensor, b: torch.Tensor, what: str) -> None:

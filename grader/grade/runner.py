@@ -18,13 +18,14 @@ import torch
 
 from .. import config
 from ..course import Course
-from ..hidden import hidden_tests_for
+from ..hidden import hidden_rules_for, hidden_tests_for
 from ..hidden.framework import Fail, HiddenTest, seed_for
 from ..notebooks import cells as nbcells
 from ..notebooks.restore import restore
 from ..notebooks.solutions import load_reference_module
-from ..sandbox.client import StudentError, SubmissionTimeout, WorkerFault, WorkerTimeout
+from ..sandbox.client import RuleBroken, StudentError, SubmissionTimeout, WorkerFault, WorkerTimeout
 from .gpu_slots import GpuSlot
+from .public import public_globals
 from .results import CellRun, GradeResult, TestResult
 from .session import Session, StudentNamespace
 
@@ -41,6 +42,7 @@ class Context:
     test: HiddenTest
     seed: int
     facts: dict[str, Any] = field(default_factory=dict)
+    student_sources: tuple[str, ...] = ()
 
     @property
     def device(self) -> str:
@@ -51,6 +53,10 @@ class Context:
 
     def source(self, grade_id: str | None = None) -> str:
         return self.solutions.get(grade_id or self.test.grade_id, "")
+
+    def sources(self) -> list[str]:
+        """Every cell the student wrote or could change, in notebook order (static rules)."""
+        return list(self.student_sources) or list(self.solutions.values())
 
 
 UNSANDBOXED_NOTE = ("WARNING: graded WITHOUT the worker sandbox (bubblewrap): the student's code "
@@ -96,6 +102,8 @@ class TestRunner:
             score, output = round(points * f.fraction, 4), f.message
         except AssertionError as exc:  # public tests fail with their own assert messages
             score, output = 0.0, str(exc) or "an assertion in the public test failed"
+        except RuleBroken as exc:
+            score, output = 0.0, f"{target} breaks its rule: {exc}"
         except StudentError as exc:
             score, output = 0.0, _student_message(target, exc)
             if exc.type == "LookupError" and target in self.cell_errors:
@@ -218,11 +226,13 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                 # A local print, not redirect_stdout: that swaps sys.stdout for every thread
                 # of a parallel batch and can leave it pointing at a buffer.
                 exec(compile(src, f"<public test {gid}>", "exec"),
-                     {"__name__": "public_test", "print": _quiet_print, **public_ns})
+                     public_globals(session, public_ns, _quiet_print))
 
             result.tests.append(runner.run(f"public: {gid}", gid, nbcells.points(cell), "public",
                                            body, target=target))
 
+        student_sources = tuple(c.source for c in restored.cells if c.origin != "instructor")
+        rules = hidden_rules_for(assignment)
         earned: dict[str, float] = {}
         behaviour = {t.grade_id for t in tests if t.kind != "static"}
         # Behaviour first: a rule about *how* an answer is computed only earns points for
@@ -236,8 +246,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                     kind=test.kind))
                 continue
             seed = seed_for(test.name, config.HIDDEN_SEED_BASE)
-            ctx = Context(session, StudentNamespace(session, names, seed=seed), ref,
-                          restored.solutions, profile, test, seed)
+            ctx = Context(session, StudentNamespace(session, names, seed=seed, rules=rules), ref,
+                          restored.solutions, profile, test, seed, student_sources=student_sources)
             if test.timeout_s is not None:
                 ctx.student = StudentNamespace(session, names, seed=seed, timeout=test.timeout_s)
             outcome = runner.run(test.name, test.grade_id, test.points, test.kind,

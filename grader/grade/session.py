@@ -11,6 +11,7 @@ from typing import Any
 
 from ..sandbox.client import (
     RemoteObject,
+    RuleBroken,
     StudentError,
     SubmissionTimeout,
     Worker,
@@ -35,6 +36,8 @@ class Session:
         self.deadline: float | None = None  # set at the first start: the submission's time
         self.defined: set[str] = set()
         self.started_s = 0.0
+        # function name -> what its rule's traps caught while it ran (``sandbox.traps``)
+        self.rule_breaches: dict[str, list[str]] = {}
         self.ready_s: float | None = None  # first start: until the worker answers a ping
 
     def start(self) -> None:
@@ -106,6 +109,10 @@ class Session:
             self.worker.close()
             self.worker = None
 
+    def cpu_seconds(self) -> float:
+        """The current worker's CPU time so far, from the host (see ``sandbox.fence``)."""
+        return self.ensure().cpu_seconds()
+
     def call(self, name: str, args: tuple, kwargs: dict, **options: Any) -> Any:
         return self.ensure().call({"name": name}, args, kwargs, **options)
 
@@ -130,7 +137,19 @@ class StudentFunction:
         self._options = dict(options or {})
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.call(self.__name__, args, kwargs, **self._options)
+        """Call it in the worker. Under a rule, a breach is recorded for the rule's own
+        test and the call is made again without the traps: the values can still earn
+        their points, the rule cannot (nor a test that runs it with autograd off)."""
+        try:
+            return self._session.call(self.__name__, args, kwargs, **self._options)
+        except RuleBroken as exc:
+            seen = self._session.rule_breaches.setdefault(self.__name__, [])
+            if str(exc) not in seen:
+                seen.append(str(exc))
+            if self._options.get("grad") is False:
+                raise   # a test that switches autograd off is a test of the rule itself
+        options = {k: v for k, v in self._options.items() if k != "rules"}
+        return self._session.call(self.__name__, args, kwargs, **options)
 
     def options(self, **options: Any) -> StudentFunction:
         return StudentFunction(self._session, self.__name__, {**self._options, **options})
@@ -140,18 +159,30 @@ class StudentFunction:
 
 
 class StudentNamespace:
-    """``ctx.student.some_function`` -> a proxy with the test's default options."""
+    """``ctx.student.some_function`` -> a proxy with the test's default options.
 
-    def __init__(self, session: Session, names: list[str], **options: Any) -> None:
+    ``rules`` (function name -> rule names, see ``sandbox.traps``) are enforced on every
+    call of that function made through this namespace.
+    """
+
+    def __init__(self, session: Session, names: list[str], *,
+                 rules: dict[str, tuple[str, ...]] | None = None, **options: Any) -> None:
         self._session, self._names, self._options = session, set(names), options
+        self._rules = dict(rules or {})
+
+    def _function(self, name: str) -> StudentFunction:
+        options = dict(self._options)
+        if self._rules.get(name):
+            options["rules"] = tuple(self._rules[name])
+        return StudentFunction(self._session, name, options)
 
     def __getattr__(self, name: str) -> StudentFunction:
         if name.startswith("_"):
             raise AttributeError(name)
-        return StudentFunction(self._session, name, self._options)
+        return self._function(name)
 
     def as_dict(self) -> dict[str, StudentFunction]:
-        return {n: StudentFunction(self._session, n, self._options) for n in self._names}
+        return {n: self._function(n) for n in self._names}
 
 
 __all__ = ["Session", "StudentError", "StudentFunction", "StudentNamespace", "SubmissionTimeout"]

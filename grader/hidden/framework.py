@@ -150,14 +150,29 @@ def score_fraction(passed: int, total: int, message: str) -> None:
         raise Fail(text, passed / total)
 
 
-def by_hand(source: str, banned: dict[str, str], rule: str, *, missing: str | None = None) -> None:
-    """A static test's whole body: fail when the source uses a banned call.
+def by_hand(ctx, banned: dict[str, str], rule: str, *, missing: str | None = None,
+            function: str | None = None) -> None:
+    """A static test's whole body: fail when the function under test uses a banned call.
 
-    ``rule`` says what the answer must do instead; the failure names each use and its line.
-    ``missing`` is the message for an empty answer cell, where one deserves its own words.
+    What counts is what ``function`` (default: the test's grade_id) runs: what the worker's
+    traps caught while the behaviour tests called it (``Session.rule_breaches``), and the
+    names its code calls across every student cell (``static.Program``). Code built at run
+    time anywhere in the notebook fails the rule too: no reading can tell what it calls. ``rule`` says what the answer must
+    do instead; the failure names each use and its line. ``missing`` is the message for an
+    empty answer cell, where one deserves its own words.
     """
-    if missing is not None and not source.strip():
+    if missing is not None and not ctx.source().strip():
         raise Fail(missing)
-    found = static.forbidden(source, banned)
+    function = function or ctx.test.grade_id
+    caught = ctx.session.rule_breaches.get(function)
+    if caught:   # the worker's traps saw it while the behaviour tests ran (sandbox.traps)
+        raise Fail(f"{rule}, but {caught[0]}")
+    sources = ctx.sources()
+    generated = static.dynamic(sources)
+    if generated:
+        raise Fail(f"{rule}; the grader cannot check that, because the notebook builds code or "
+                   f"looks names up at run time ({static.summary(generated)}): write the calls "
+                   "out plainly in graded cells")
+    found = static.forbidden(sources, banned, function)
     if found:
         raise Fail(f"{rule}, but it uses {static.summary(found)}")

@@ -1,8 +1,13 @@
 """Rules about *how* an answer is computed, checked on the submitted source's syntax tree.
 
-The trusted side parses the student's solution cell; nothing here executes it. Names are
-resolved loosely on purpose (``torch.autograd.grad``, ``from torch.autograd import grad``,
-``x.backward()`` all count), so renaming an import does not slip past.
+The trusted side parses every student cell; nothing here executes it. A rule looks at what
+the function under test runs (its body and the student's helpers it refers to, in any
+cell), not at variable names or top-level self-checks. Names are resolved loosely on
+purpose (``torch.autograd.grad``, ``from torch.autograd import grad``, ``x.backward()``
+all count), so renaming an import does not slip past; code built at run time (``exec``,
+``getattr`` with a computed name) is refused outright (``dynamic``), because no reading
+of the text can say what it calls. The same rules are also enforced while the function
+runs (``grader.sandbox.worker``'s traps), which is what a student who hides a call meets.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from dataclasses import dataclass
 class Finding:
     line: int
     what: str
+    where: str = ""    # the student function the line belongs to, when it is not the one tested
+
+    def __str__(self) -> str:
+        return f"{self.what} ({self.where + ', ' if self.where else ''}line {self.line})"
 
 
 def parse(source: str) -> ast.Module | None:
@@ -29,104 +38,265 @@ def _strip_magics(source: str) -> str:
                      for line in source.splitlines())
 
 
-def _dotted(node: ast.AST) -> str:
+def _chain(node: ast.Attribute) -> tuple[str | None, list[str]]:
+    """``a.b.c`` -> ("a", ["b", "c"]); a head that is not a name (a call, a subscript) is None."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
+    return (node.id if isinstance(node, ast.Name) else None), list(reversed(parts))
 
 
-def _aliases(tree: ast.AST) -> dict[str, str]:
-    """Local name -> full dotted name, from the cell's imports."""
-    out: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                out[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for a in node.names:
-                out[a.asname or a.name] = f"{node.module}.{a.name}"
-    return out
+def _locals(fn: ast.AST) -> set[str]:
+    """Names bound inside a function (parameters, assignments, loop and ``with`` targets)."""
+    out: set[str] = set()
+    declared_global: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = node.args
+            out.update(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
+            out.update(x.arg for x in (a.vararg, a.kwarg) if x is not None)
+            if node is not fn and not isinstance(node, ast.Lambda):
+                out.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            out.add(node.name)
+        elif isinstance(node, ast.Global):
+            declared_global.update(node.names)
+    return out - declared_global
 
 
-def names_used(source: str) -> list[tuple[int, str]]:
-    """Every dotted name, attribute and import target in the source, with its line."""
-    tree = parse(source)
-    if tree is None:
-        return []
-    aliases = _aliases(tree)
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Attribute, ast.Name)):
-            dotted = _dotted(node)
-            if dotted:
-                head, _, rest = dotted.partition(".")
-                full = aliases.get(head, head) + ("." + rest if rest else "")
-                found.append((node.lineno, full))
-            if isinstance(node, ast.Attribute):
-                found.append((node.lineno, "." + node.attr))
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.extend((node.lineno, f"{node.module}.{a.name}") for a in node.names)
-        elif isinstance(node, ast.Import):
-            found.extend((node.lineno, a.name) for a in node.names)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found.append((node.lineno, "'" + node.value))  # getattr(torch, "conv2d")
-        elif isinstance(node, ast.keyword) and node.arg:
-            found.append((getattr(node.value, "lineno", 0), "=" + node.arg))
-    return found
+_NAME_ARG = {"getattr", "hasattr", "setattr", "delattr", "operator.attrgetter",
+             "operator.methodcaller"}
 
 
-def forbidden(source: str, banned: dict[str, str]) -> list[Finding]:
-    """Findings for every banned name: a key matches when its dotted parts appear in a row
-    inside a used name (``torch.autograd`` in ``torch.autograd.grad``, ``backward`` in
-    ``loss.backward``, ``conv2d`` in ``getattr(F, "conv2d")``)."""
-    findings: list[Finding] = []
-    for line, name in names_used(source):
-        parts = name.lstrip(".'=").split(".")
-        for key, what in banned.items():
-            kparts = key.split(".")
-            n = len(kparts)
-            if any(parts[i:i + n] == kparts for i in range(len(parts) - n + 1)):
-                findings.append(Finding(line, what))
+class Program:
+    """Every student cell of a notebook, parsed once.
+
+    Rules about *how* are about the code a function actually runs: its own body and,
+    transitively, the student's helpers, classes and module-level aliases it refers to, in
+    any cell. A self-check at the top of a cell, or a local variable that happens to be
+    called ``convolution``, is not a call of anything.
+    """
+
+    def __init__(self, sources: list[str] | str) -> None:
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        self.trees = [t for t in (parse(s) for s in sources) if t is not None]
+        self.aliases: dict[str, str] = {}        # local name -> full dotted name (imports)
+        self.defs: dict[str, list[ast.AST]] = {}  # module-level name -> what defines it
+        self.own_attributes: set[str] = set()    # attributes the student's code assigns
+        for tree in self.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    for a in node.names:
+                        self.aliases[a.asname or a.name.split(".")[0]] = (
+                            a.name if a.asname else a.name.split(".")[0])
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    for a in node.names:
+                        self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+                elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                    self.own_attributes.add(node.attr)
+            for stmt in tree.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    self.defs.setdefault(stmt.name, []).append(stmt)
+                elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.value:
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    for t in targets:
+                        for n in ast.walk(t):
+                            if isinstance(n, ast.Name):
+                                self.defs.setdefault(n.id, []).append(stmt.value)
+        for name in self.defs:           # a student definition shadows an import of that name
+            self.aliases.pop(name, None)
+
+    def defines(self, name: str) -> bool:
+        return name in self.defs
+
+    def reachable(self, function: str | None) -> list[tuple[str, ast.AST]]:
+        """(owner, node) for the function and everything of the student's it refers to;
+        ``None``: every cell whole."""
+        if function is None:
+            return [("", t) for t in self.trees]
+        seen, out, todo = set(), [], [function]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for node in self.defs.get(name, []):
+                out.append((name, node))
+                todo.extend(n for n in self._student_names(node) if n not in seen)
+        return out
+
+    def _student_names(self, node: ast.AST) -> set[str]:
+        local = _locals(node) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else set()
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Load) and n.id in self.defs and n.id not in local}
+
+    def references(self, function: str | None) -> list[tuple[int, str, str]]:
+        """(line, name, owner) for every library name the reachable code uses.
+
+        Names come out resolved through the imports (``F.conv2d`` -> ``torch.nn.functional.
+        conv2d``), attributes as ``.attr`` (``x.unfold`` -> ``.unfold``), keywords as ``=kw``
+        (``requires_grad=True``), and constant names given to getattr as ``.name``.
+        """
+        out: list[tuple[int, str, str]] = []
+        for owner, root in self.reachable(function):
+            local = _locals(root) if isinstance(root, (ast.FunctionDef, ast.AsyncFunctionDef)) else set()
+            where = "" if owner == function else owner
+            for node in ast.walk(root):
+                line = getattr(node, "lineno", 0)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    if node.id in local or node.id in self.defs:
+                        continue
+                    out.append((line, self.aliases.get(node.id, node.id), where))
+                elif isinstance(node, ast.Attribute):
+                    head, attrs = _chain(node)
+                    if node.attr not in self.own_attributes:
+                        out.append((line, "." + node.attr, where))
+                    if head is not None and head not in local and head not in self.defs:
+                        out.append((line, ".".join([self.aliases.get(head, head), *attrs]), where))
+                elif isinstance(node, ast.keyword) and node.arg:
+                    out.append((getattr(node.value, "lineno", line), "=" + node.arg, where))
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    out.extend((line, f"{node.module}.{a.name}", where) for a in node.names)
+                elif isinstance(node, ast.Import):
+                    out.extend((line, a.name, where) for a in node.names)
+                elif isinstance(node, ast.Call) and _called(node, self.aliases) in _NAME_ARG:
+                    names = [a for a in node.args if isinstance(a, ast.Constant)
+                             and isinstance(a.value, str)]
+                    out.extend((line, "." + a.value, where) for a in names)
+                elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                        and isinstance(node.slice.value, str):
+                    out.append((line, "." + node.slice.value, where))   # vars(torch)["conv2d"]
+        return out
+
+
+def _called(call: ast.Call, aliases: dict[str, str]) -> str:
+    f = call.func
+    if isinstance(f, ast.Name):
+        return aliases.get(f.id, f.id)
+    if isinstance(f, ast.Attribute):
+        head, attrs = _chain(f)
+        return ".".join([aliases.get(head, head) if head else "?", *attrs])
+    return ""
+
+
+def names_used(source: str | list[str], function: str | None = None) -> list[tuple[int, str]]:
+    r"""(line, name) for every library name the code uses (see ``Program.references``).
+
+    >>> names_used("import torch.nn.functional as F\ndef f(x):\n    convolution = x\n"
+    ...            "    return F.conv2d(convolution, x)", "f")[-1]
+    (4, 'torch.nn.functional.conv2d')
+    """
+    return sorted({(line, name) for line, name, _ in Program(source).references(function)})
+
+
+def _matches(name: str, key: str) -> bool:
+    parts, kparts = name.lstrip(".'=").split("."), key.split(".")
+    n = len(kparts)
+    return any(parts[i:i + n] == kparts for i in range(len(parts) - n + 1))
+
+
+def forbidden(source: str | list[str], banned: dict[str, str], function: str | None = None,
+              ) -> list[Finding]:
+    r"""Findings for every banned name the code uses: a key matches when its dotted parts
+    appear in a row inside a used name (``torch.autograd`` in ``torch.autograd.grad``,
+    ``backward`` in ``loss.backward``, ``conv2d`` in ``getattr(F, "conv2d")``).
+
+    With ``function``, only what that function runs counts (see ``Program``).
+
+    >>> [f.what for f in forbidden("def f(x):\n    unfold = 2\n    return x.unfold(0, unfold, 1)",
+    ...                            {"unfold": "unfold"}, "f")]
+    ['unfold']
+    >>> forbidden("def f(x):\n    unfold = 2\n    return x * unfold", {"unfold": "unfold"}, "f")
+    []
+    """
+    findings = [Finding(line, what, where)
+                for line, name, where in Program(source).references(function)
+                for key, what in banned.items() if _matches(name, key)]
     return _dedupe(findings)
 
 
-def loops(source: str, function: str | None = None) -> list[Finding]:
-    """Python-level loops (for/while/comprehensions/recursion-free map) in the code."""
-    tree = parse(source)
-    if tree is None:
-        return []
-    scope: ast.AST = tree
-    if function:
+# Code built or looked up at run time: the rules above cannot see what it calls.
+DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars",
+                 "breakpoint", "importlib.import_module", "importlib.__import__",
+                 "operator.attrgetter", "operator.methodcaller"}
+DYNAMIC_NAMES = {"importlib", "builtins", "__builtins__", "sys.modules", "ctypes", "__dict__",
+                 "__getattribute__", "__globals__", "__code__", "__subclasses__", "__class__",
+                 "__bases__", "__mro__", "types.FunctionType", "types.CodeType", "inspect",
+                 "marshal", "pickle", "_C", "__torch_function__", "__torch_dispatch__",
+                 "_python_dispatch", "_disable_torch_function"}
+
+
+def dynamic(source: str | list[str]) -> list[Finding]:
+    r"""Uses of code generated or names computed at run time, anywhere in the cells.
+
+    >>> [f.what for f in dynamic("name = 'conv' + '2d'\nf = getattr(F, name)")]
+    ['getattr with a name computed at run time']
+    >>> dynamic("def f(m):\n    return getattr(m, 'weight')")
+    []
+    """
+    program = Program(source)
+    found: list[Finding] = []
+    for tree in program.trees:
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
-                scope = node
-                break
+            line = getattr(node, "lineno", 0)
+            if isinstance(node, ast.Call):
+                called = _called(node, program.aliases)
+                if called in DYNAMIC_CALLS and not program.defines(called):
+                    found.append(Finding(line, f"{called}()"))
+                elif called in {"getattr", "hasattr", "setattr", "delattr"} and not program.defines(called) \
+                        and not (len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
+                    found.append(Finding(line, f"{called} with a name computed at run time"))
+            elif isinstance(node, (ast.Attribute, ast.Name)):
+                if isinstance(node, ast.Name):
+                    if node.id in program.defs:
+                        continue
+                    names = [program.aliases.get(node.id, node.id)]
+                else:
+                    head, attrs = _chain(node)
+                    names = ["." + node.attr]
+                    if head is not None:
+                        names.append(".".join([program.aliases.get(head, head), *attrs]))
+                for name in names:
+                    key = next((k for k in DYNAMIC_NAMES if _matches(name, k)), None)
+                    if key is not None:
+                        found.append(Finding(line, key))
+                        break
+    return _dedupe(found)
+
+
+def loops(source: str | list[str], function: str | None = None) -> list[Finding]:
+    """Python-level loops (for/while/comprehensions/map) in what the function runs."""
+    program = Program(source)
     kinds = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
              ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
              ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
-    out = [Finding(n.lineno, what) for n in ast.walk(scope) for t, what in kinds.items()
-           if isinstance(n, t)]
-    for n in ast.walk(scope):
-        if isinstance(n, ast.Call) and _dotted(n.func) in ("map", "itertools.starmap", "functools.reduce"):
-            out.append(Finding(n.lineno, f"a call to {_dotted(n.func)}"))
+    out = []
+    for owner, root in program.reachable(function):
+        where = "" if owner == function else owner
+        for n in ast.walk(root):
+            out.extend(Finding(n.lineno, what, where) for t, what in kinds.items() if isinstance(n, t))
+            if isinstance(n, ast.Call) and _called(n, program.aliases) in (
+                    "map", "itertools.starmap", "functools.reduce"):
+                out.append(Finding(n.lineno, f"a call to {_called(n, program.aliases)}", where))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == owner:
+                out.append(Finding(n.lineno, "recursion", where))
     return _dedupe(out)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     seen, out = set(), []
     for f in findings:
-        if (f.line, f.what) not in seen:
-            seen.add((f.line, f.what))
+        if (f.line, f.what, f.where) not in seen:
+            seen.add((f.line, f.what, f.where))
             out.append(f)
-    return sorted(out, key=lambda f: f.line)
+    return sorted(out, key=lambda f: (f.where, f.line))
 
 
 def summary(findings: list[Finding], limit: int = 3) -> str:
-    parts = [f"{f.what} (line {f.line})" for f in findings[:limit]]
+    parts = [str(f) for f in findings[:limit]]
     more = f" and {len(findings) - limit} more" if len(findings) > limit else ""
     return ", ".join(parts) + more
 

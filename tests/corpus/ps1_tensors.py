@@ -22,7 +22,7 @@ def pairwise_sq_dists(X, Y):
     WrongAnswer("to_batches_copy", "to_batches", "returned a copy",
                 subs=(("return data.view(n // batch_size, batch_size, *data.shape[1:])",
                        "return data.reshape(n // batch_size, batch_size, *data.shape[1:]).clone()"),)),
-    WrongAnswer("broadcast_uses_library", "broadcast_shape", "uses torch/np.broadcast_shapes",
+    WrongAnswer("broadcast_uses_library", "broadcast_shape", "used a library broadcasting helper",
                 replace='''import torch
 
 def broadcast_shape(shape_a, shape_b):

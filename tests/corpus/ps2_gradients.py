@@ -85,7 +85,7 @@ CASES = [
     WrongAnswer("mse_cost_sum", "mse_cost", "sum instead of taking the mean",
                 subs=(("return torch.mean(", "return torch.sum("),)),
     # ------------------------------------------------------------------ mse_gradients
-    WrongAnswer("mse_gradients_autograd", "mse_gradients", "fails when autograd is switched off",
+    WrongAnswer("mse_gradients_autograd", "mse_gradients", "breaks its rule: while it ran it used autograd",
                 replace=_MSE_GRADIENTS_AUTOGRAD,
                 notes="right values, but by autograd: the no_grad call and the source rule"),
     WrongAnswer("mse_gradients_summed", "mse_gradients",
@@ -119,7 +119,7 @@ CASES = [
                       ("        b = b - lr * db\n",
                        "        b = b - lr * db\n        costs.append(mse_cost(X, y, W, b).item())\n")),
                 notes="the lecture's log prints the cost next to W, b after the step"),
-    WrongAnswer("gradient_descent_autograd", "gradient_descent", "fails when autograd is switched off",
+    WrongAnswer("gradient_descent_autograd", "gradient_descent", "breaks its rule: while it ran it used autograd",
                 replace=_GD_AUTOGRAD),
     WrongAnswer("gradient_descent_starts_at_ones", "gradient_descent", "start from",
                 replace=_GD_START_AT_ONES),

@@ -43,7 +43,7 @@ CASES = [
                 subs=(("return 1.0 / (1.0 + torch.exp(-z))",
                        "return torch.exp(z) / (1.0 + torch.exp(z))"),),
                 notes="exp(1000) = inf and inf / inf = NaN"),
-    WrongAnswer("sigmoid_library", "sigmoid", "calls a library sigmoid",
+    WrongAnswer("sigmoid_library", "sigmoid", "used a library sigmoid",
                 subs=(("return 1.0 / (1.0 + torch.exp(-z))", "return torch.sigmoid(z)"),)),
     # --- sigmoid_prime
     WrongAnswer("sigmoid_prime_of_z", "sigmoid_prime", "computes z * (1 - z)",
@@ -84,6 +84,6 @@ CASES = [
                 notes="seed 0 with two hidden units ends at ln 2 / 2 without a restart"),
     WrongAnswer("train_xor_too_few_steps", "train_xor", "should be below 0.05",
                 subs=(("for _ in range(steps):", "for _ in range(steps // 20):"),)),
-    WrongAnswer("train_xor_torch_optim", "train_xor", "uses torch.optim", replace=_WITH_TORCH_OPTIM,
+    WrongAnswer("train_xor_torch_optim", "train_xor", "used autograd", replace=_WITH_TORCH_OPTIM,
                 notes="solves XOR, but with autograd and torch.optim instead of backward"),
 ]

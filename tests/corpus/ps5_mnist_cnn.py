@@ -16,7 +16,7 @@ CASES = [
                        "out_w = conv_output_size(w, kw, stride, padding)",
                        "stride = 1\n    out_h = conv_output_size(h, kh, stride, padding)\n    "
                        "out_w = conv_output_size(w, kw, stride, padding)"),)),
-    WrongAnswer("conv_library", "conv2d_single", "uses a library convolution",
+    WrongAnswer("conv_library", "conv2d_single", "used a library convolution",
                 replace='''import torch
 import torch.nn.functional as F
 

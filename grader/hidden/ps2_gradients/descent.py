@@ -294,7 +294,7 @@ def gradient_descent_no_grad(ctx) -> None:
 @test("gradient_descent", 0.75, "gradient_descent: hand-written updates, no autograd (source check)",
       kind="static")
 def gradient_descent_static(ctx) -> None:
-    by_hand(ctx.source(), static.AUTOGRAD,
+    by_hand(ctx, static.AUTOGRAD,
             "gradient_descent must update W and b with your mse_gradients, without autograd",
             missing="gradient_descent is missing")
 
@@ -337,9 +337,8 @@ def fit_with_autograd_types(ctx) -> None:
 @test("fit_with_autograd", 0.5, "fit_with_autograd: uses autograd and torch.optim.SGD (source check)",
       kind="static")
 def fit_with_autograd_static(ctx) -> None:
-    src = ctx.source()
     missing = [what for key, what in (("backward", "cost.backward()"), ("SGD", "torch.optim.SGD"))
-               if not static.forbidden(src, {key: what})]
+               if not static.forbidden(ctx.sources(), {key: what}, "fit_with_autograd")]
     if missing:
         raise Fail("fit_with_autograd should let autograd and the optimizer do the work, but it "
                    "does not use " + " or ".join(missing))

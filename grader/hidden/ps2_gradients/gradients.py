@@ -144,6 +144,6 @@ def mse_gradients_no_grad(ctx) -> None:
 @test("mse_gradients", 0.75, "mse_gradients: derived by hand, no autograd (source check)",
       kind="static")
 def mse_gradients_static(ctx) -> None:
-    by_hand(ctx.source(), static.AUTOGRAD,
+    by_hand(ctx, static.AUTOGRAD,
             "mse_gradients must compute the gradient from the formula, without autograd",
             missing="mse_gradients is missing")

@@ -10,3 +10,6 @@ from . import activations, backward, loss, network, training
 
 # The order in which the grader runs and reports the tests: the notebook's order.
 TESTS = [*activations.TESTS, *network.TESTS, *loss.TESTS, *backward.TESTS, *training.TESTS]
+
+# Rules on *how*, enforced while these functions run (sandbox.traps).
+RULES = {"sigmoid": ("sigmoid",), "backward": ("autograd",), "train_xor": ("autograd",)}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import static
-from ..framework import Fail, Registry, describe_value, score_fraction
+from ..framework import Fail, Registry, by_hand, describe_value, score_fraction
 from ._common import _matches, _randint
 
 registry = Registry()
@@ -89,19 +88,15 @@ def sigmoid_extremes(ctx) -> None:
     _extreme_cases(ctx, "sigmoid", ctx.ref.sigmoid, "sigmoid", "0 for z -> -inf and 1 for z -> inf")
 
 
-_LIBRARY_SIGMOID = {"torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit",
-                    "scipy.special.expit", "torch.nn.Sigmoid", ".sigmoid", ".sigmoid_", ".expit",
-                    ".Sigmoid", "torch.nn.functional.logsigmoid", ".logsigmoid",
-                    "'sigmoid", "'expit"}
+_LIBRARY_SIGMOID = {"sigmoid": "a library sigmoid", "sigmoid_": "a library sigmoid",
+                    "Sigmoid": "nn.Sigmoid", "expit": "expit (a library sigmoid)",
+                    "logsigmoid": "a library log-sigmoid"}
 
 
 @test("sigmoid", 0.5, "sigmoid: written with torch.exp, not a library sigmoid", kind="static")
 def sigmoid_by_hand(ctx) -> None:
-    found = sorted({line for line, name in static.names_used(ctx.source())
-                    if name in _LIBRARY_SIGMOID})
-    if found:
-        raise Fail("sigmoid should be computed from its formula with torch.exp, but it calls a "
-                   f"library sigmoid (line {', '.join(map(str, found[:3]))})")
+    # The student's own function is called sigmoid: a name the student defines never counts.
+    by_hand(ctx, _LIBRARY_SIGMOID, "sigmoid should be computed from its formula with torch.exp")
 
 
 # ---------------------------------------------------------------- sigmoid_prime

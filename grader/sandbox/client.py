@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from . import fence, isolation, wire
+from .calls import CallScope
 from .cgroup import MemoryCap
 from .errors import (
     ProtocolViolation,
@@ -30,11 +29,12 @@ from .errors import (
     WorkerDied,
     WorkerFault,
     WorkerTimeout,
+    death_message,
     student_error,
 )
 from .isolation import SandboxUnavailable
 from .limits import Limits, worker_env, worker_settings
-from .output import OutputTail
+from .output import OutputTail, cell_outcome
 from .proxies import RemoteObject
 
 __all__ = ["ProtocolViolation", "RemoteObject", "RuleBroken", "SandboxUnavailable", "StudentError",
@@ -58,9 +58,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.tmp: str | None = None
         self.output: OutputTail | None = None
-        self._callbacks: dict[int, Any] = {}
-        self._next_cb = 1
-        self._sync_targets: dict[str, Any] = {}
+        self.scope = CallScope(self)   # the call in flight: its callbacks, writable tensors
         self._rid = 0           # the id of the request in flight; every reply must carry it
         self.hard_deadline: float | None = None  # time.monotonic() when the submission's time ends
         self.strays_ended = 0   # processes student code left behind after a request (fence)
@@ -196,7 +194,8 @@ class Worker:
             kind = reply.get("kind")
             try:
                 if kind == "callback":
-                    self._serve_callback(reply, blob, deadline, timeout)
+                    answer, tensors = self.scope.answer_callback(reply, self.decoder(blob))
+                    self._write(wire.pack({**answer, "rid": self._rid}, tensors), deadline, timeout)
                     continue
                 self.starting = False
                 dec = self.decoder(blob)
@@ -261,76 +260,16 @@ class Worker:
         if self.proc is not None:
             with contextlib.suppress(Exception):
                 code = self.proc.wait(timeout=5)
-        if code is None:
-            return "the worker stopped answering"
-        if self.starting and code == 1 and "bwrap:" in self.log_tail():
-            return f"the sandbox could not start the worker ({self.log_tail(300).strip()})"
-        if self.memory_cap is not None and self.memory_cap.oom_killed():
-            gib = (self.limits.host_memory_bytes or 0) / 2**30
-            return f"the worker used more than its {gib:g} GiB of memory and was stopped"
-        if code < 0:
-            sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
-            hint = " (often: out of memory or a resource limit)" if sig in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""
-            return f"the worker process was killed by {sig}{hint}"
-        return f"the worker process exited with status {code} (for example through os._exit or sys.exit)"
+        oom = self.memory_cap is not None and self.memory_cap.oom_killed()
+        return death_message(code, starting=self.starting, log=self.log_tail(), oom=oom,
+                             memory_bytes=self.limits.host_memory_bytes)
 
     # ------------------------------------------------------------------ values
     def decoder(self, blob: dict) -> wire.Decoder:
         return wire.Decoder(blob, on_handle=lambda hid, tname: RemoteObject(self, hid, tname))
 
     def encode(self, values: Any) -> tuple[Any, dict]:
-        enc = wire.Encoder(on_other=self._encode_other)
-        return enc.encode(values), enc.tensors
-
-    def _encode_other(self, value: Any) -> dict:
-        if isinstance(value, RemoteObject):
-            if value._worker is not self:
-                raise wire.WireError("a remote object from another worker")
-            return {"$handle": value._hid}
-        if callable(value):
-            cid = self._next_cb
-            self._next_cb += 1
-            self._callbacks[cid] = value
-            return {"$callback": cid}
-        raise wire.WireError(f"cannot send a value of type {type(value).__name__} to the worker")
-
-    def _serve_callback(self, reply: dict, blob: dict, deadline: float, timeout: float) -> None:
-        """Run a callable the trusted side passed to *this* call, for the worker.
-
-        Only a callback of the call in flight may be asked for; only then are the call's
-        tensor arguments updated in place first (Python semantics: the callable sees what
-        the student changed), and only arguments of the same shape and dtype.
-        """
-        cid = reply.get("id")
-        fn = self._callbacks.get(cid) if isinstance(cid, int) else None
-        if fn is None:
-            raise ProtocolViolation(f"the worker asked for a callback it was never given ({cid!r})")
-        dec = self.decoder(blob)
-        self._sync_back(dec.decode(reply.get("sync", {"$dict": []})))
-        try:
-            args = dec.decode(reply.get("args", []))
-            kwargs = dec.decode(reply.get("kwargs", {"$dict": []}))
-            result = fn(*args, **kwargs)
-            header, tensors = {"kind": "callback_result"}, None
-            header["value"], tensors = self.encode(result)
-        except Exception as exc:
-            header, tensors = {"kind": "callback_error", "value": f"{type(exc).__name__}: {exc}"}, None
-        header["rid"] = self._rid
-        self._write(wire.pack(header, tensors), deadline, timeout)
-
-    def _sync_back(self, values: Any) -> None:
-        """Mirror in-place changes the student made to tensor arguments (Python semantics)."""
-        if values is None or values == {}:
-            return
-        if not isinstance(values, dict) or not set(values) <= set(self._sync_targets):
-            raise ProtocolViolation("the worker sent back values for arguments that this call "
-                                    "did not ask to have updated")
-        for key, new in values.items():
-            old = self._sync_targets.get(key)
-            if isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor) \
-                    and old.shape == new.shape and old.dtype == new.dtype:
-                with torch.no_grad():
-                    old.copy_(new)
+        return self.scope.encode(values)
 
     # ------------------------------------------------------------------ operations
     def ping(self, timeout: float | None = None) -> dict:
@@ -346,26 +285,7 @@ class Worker:
                 or not all(isinstance(r, dict) for r in runs):
             self.kill()
             raise ProtocolViolation("the worker's answer to running the cells is malformed")
-        return [self._cell_outcome(r) for r in runs]
-
-    def _cell_outcome(self, run: dict) -> dict:
-        cap = self.limits.cell_output_chars + 200   # room for the worker's own "dropped" note
-
-        def text(value: Any) -> str:
-            value = value if isinstance(value, str) else ""
-            return value if len(value) <= cap else value[:cap] + "\n[... output cut by the grader ...]\n"
-
-        err = run.get("error")
-        error = None
-        if isinstance(err, dict):
-            error = {"type": text(err.get("type"))[:100] or "Error",
-                     "message": text(err.get("message"))[:2000]}
-        elif run.get("ok") is not True:
-            error = {"type": "Error", "message": "the cell failed"}
-        seconds = run.get("seconds")
-        return {"ok": error is None, "error": error, "stdout": text(run.get("stdout")),
-                "stderr": text(run.get("stderr")),
-                "seconds": float(seconds) if isinstance(seconds, (int, float)) else 0.0}
+        return [cell_outcome(r, self.limits.cell_output_chars) for r in runs]
 
     def call(self, target: dict, args: tuple = (), kwargs: dict | None = None, *,
              seed: int | None = None, grad: bool | None = None, as_handle: bool = False,
@@ -373,21 +293,20 @@ class Worker:
              rules: tuple[str, ...] = ()) -> Any:
         """Call a function in the worker; raise StudentError if the student's code raised,
         RuleBroken if it used what ``rules`` forbid (``traps``) while it ran."""
-        self._callbacks = {}   # callables are valid for the call they are passed to, no longer
+        self.scope.begin(args, dict(kwargs or {}), sync)   # callables live for this call only
         enc_args, tensors = self.encode([list(args), dict(kwargs or {})])
         header = {"op": "call", "target": target, "args": enc_args[0], "kwargs": enc_args[1],
                   "seed": seed, "grad": grad, "as_handle": as_handle, "sync": sync,
                   "rules": list(rules)}
-        # Only a call that asks for it (sync=True) lets the worker write back into its
-        # tensor arguments; otherwise nothing of the worker's reaches a trusted tensor.
-        self._sync_targets = {}
-        if sync:
-            self._sync_targets = {f"a{i}": a for i, a in enumerate(args)}
-            self._sync_targets.update({f"k:{k}": v for k, v in (kwargs or {}).items()})
         try:
             reply, value = self.request(header, tensors, timeout=timeout)
+            if sync:   # only a call that asked for it has its tensor arguments written
+                self.scope.sync_back(reply.get("_sync"))
+        except ProtocolViolation:
+            self.kill()
+            raise
         finally:
-            targets, self._sync_targets = self._sync_targets, {}
+            self.scope.end()
         broken = reply.get("broken")
         if rules and isinstance(broken, list) and broken:
             raise RuleBroken("while it ran it used " + "; ".join(str(b)[:200] for b in broken[:4]))
@@ -398,12 +317,6 @@ class Worker:
         if reply.get("kind") == "error":
             err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             raise student_error(str(err.get("type", "Error")), str(err.get("message", "")))
-        if sync:
-            self._sync_targets = targets
-            try:
-                self._sync_back(reply.get("_sync"))
-            finally:
-                self._sync_targets = {}
         return value
 
     def put(self, value: Any) -> RemoteObject:

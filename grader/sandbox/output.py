@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 
 class OutputTail:
@@ -43,3 +44,24 @@ class OutputTail:
             dropped = self.total - len(self.head) - len(self.tail)
             middle = f"\n[... {dropped} bytes of worker output dropped ...]\n".encode() if dropped > 0 else b""
             return (bytes(self.head) + middle + bytes(self.tail)).decode(errors="replace")
+
+
+def cell_outcome(run: dict, output_chars: int) -> dict:
+    """One cell's outcome as the worker reported it, checked and capped here."""
+    cap = output_chars + 200   # room for the worker's own "dropped" note
+
+    def text(value: Any) -> str:
+        value = value if isinstance(value, str) else ""
+        return value if len(value) <= cap else value[:cap] + "\n[... output cut by the grader ...]\n"
+
+    err = run.get("error")
+    error = None
+    if isinstance(err, dict):
+        error = {"type": text(err.get("type"))[:100] or "Error",
+                 "message": text(err.get("message"))[:2000]}
+    elif run.get("ok") is not True:
+        error = {"type": "Error", "message": "the cell failed"}
+    seconds = run.get("seconds")
+    return {"ok": error is None, "error": error, "stdout": text(run.get("stdout")),
+            "stderr": text(run.get("stderr")),
+            "seconds": float(seconds) if isinstance(seconds, (int, float)) else 0.0}

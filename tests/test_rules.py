@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from grader.grade.runner import grade_notebook
-from grader.hidden import facts, static
+from grader.hidden import facts, program, static
 from grader.samples import build_submission, reference_answers
 from grader.sandbox import isolation
 from grader.sandbox.client import RuleBroken, Worker
@@ -24,7 +24,7 @@ SANDBOX = isolation.available()
 
 
 def test_the_static_helpers_examples_hold():
-    for module in (static, facts):
+    for module in (static, program, facts):
         assert doctest.testmod(module).failed == 0
 
 

@@ -156,7 +156,7 @@ def by_hand(ctx, banned: dict[str, str], rule: str, *, missing: str | None = Non
 
     What counts is what ``function`` (default: the test's grade_id) runs: what the worker's
     traps caught while the behaviour tests called it (``Session.rule_breaches``), and the
-    names its code calls across every student cell (``static.Program``). Code built at run
+    names its code calls across every student cell (``program.Program``). Code built at run
     time anywhere in the notebook fails the rule too: no reading can tell what it calls. ``rule`` says what the answer must
     do instead; the failure names each use and its line. ``missing`` is the message for an
     empty answer cell, where one deserves its own words.

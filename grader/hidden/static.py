@@ -15,6 +15,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from .program import Program, called, chain
+
 
 @dataclass
 class Finding:
@@ -24,162 +26,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.what} ({self.where + ', ' if self.where else ''}line {self.line})"
-
-
-def parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(_strip_magics(source))
-    except SyntaxError:
-        return None
-
-
-def _strip_magics(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
-
-
-def _chain(node: ast.Attribute) -> tuple[str | None, list[str]]:
-    """``a.b.c`` -> ("a", ["b", "c"]); a head that is not a name (a call, a subscript) is None."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    return (node.id if isinstance(node, ast.Name) else None), list(reversed(parts))
-
-
-def _locals(fn: ast.AST) -> set[str]:
-    """Names bound inside a function (parameters, assignments, loop and ``with`` targets)."""
-    out: set[str] = set()
-    declared_global: set[str] = set()
-    for node in ast.walk(fn):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            a = node.args
-            out.update(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
-            out.update(x.arg for x in (a.vararg, a.kwarg) if x is not None)
-            if node is not fn and not isinstance(node, ast.Lambda):
-                out.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            out.add(node.id)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            out.add(node.name)
-        elif isinstance(node, ast.Global):
-            declared_global.update(node.names)
-    return out - declared_global
-
-
-_NAME_ARG = {"getattr", "hasattr", "setattr", "delattr", "operator.attrgetter",
-             "operator.methodcaller"}
-
-
-class Program:
-    """Every student cell of a notebook, parsed once.
-
-    Rules about *how* are about the code a function actually runs: its own body and,
-    transitively, the student's helpers, classes and module-level aliases it refers to, in
-    any cell. A self-check at the top of a cell, or a local variable that happens to be
-    called ``convolution``, is not a call of anything.
-    """
-
-    def __init__(self, sources: list[str] | str) -> None:
-        sources = [sources] if isinstance(sources, str) else list(sources)
-        self.trees = [t for t in (parse(s) for s in sources) if t is not None]
-        self.aliases: dict[str, str] = {}        # local name -> full dotted name (imports)
-        self.defs: dict[str, list[ast.AST]] = {}  # module-level name -> what defines it
-        self.own_attributes: set[str] = set()    # attributes the student's code assigns
-        for tree in self.trees:
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    for a in node.names:
-                        self.aliases[a.asname or a.name.split(".")[0]] = (
-                            a.name if a.asname else a.name.split(".")[0])
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    for a in node.names:
-                        self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-                elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-                    self.own_attributes.add(node.attr)
-            for stmt in tree.body:
-                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    self.defs.setdefault(stmt.name, []).append(stmt)
-                elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.value:
-                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                    for t in targets:
-                        for n in ast.walk(t):
-                            if isinstance(n, ast.Name):
-                                self.defs.setdefault(n.id, []).append(stmt.value)
-        for name in self.defs:           # a student definition shadows an import of that name
-            self.aliases.pop(name, None)
-
-    def defines(self, name: str) -> bool:
-        return name in self.defs
-
-    def reachable(self, function: str | None) -> list[tuple[str, ast.AST]]:
-        """(owner, node) for the function and everything of the student's it refers to;
-        ``None``: every cell whole."""
-        if function is None:
-            return [("", t) for t in self.trees]
-        seen, out, todo = set(), [], [function]
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            for node in self.defs.get(name, []):
-                out.append((name, node))
-                todo.extend(n for n in self._student_names(node) if n not in seen)
-        return out
-
-    def _student_names(self, node: ast.AST) -> set[str]:
-        local = _locals(node) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else set()
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
-                and isinstance(n.ctx, ast.Load) and n.id in self.defs and n.id not in local}
-
-    def references(self, function: str | None) -> list[tuple[int, str, str]]:
-        """(line, name, owner) for every library name the reachable code uses.
-
-        Names come out resolved through the imports (``F.conv2d`` -> ``torch.nn.functional.
-        conv2d``), attributes as ``.attr`` (``x.unfold`` -> ``.unfold``), keywords as ``=kw``
-        (``requires_grad=True``), and constant names given to getattr as ``.name``.
-        """
-        out: list[tuple[int, str, str]] = []
-        for owner, root in self.reachable(function):
-            local = _locals(root) if isinstance(root, (ast.FunctionDef, ast.AsyncFunctionDef)) else set()
-            where = "" if owner == function else owner
-            for node in ast.walk(root):
-                line = getattr(node, "lineno", 0)
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                    if node.id in local or node.id in self.defs:
-                        continue
-                    out.append((line, self.aliases.get(node.id, node.id), where))
-                elif isinstance(node, ast.Attribute):
-                    head, attrs = _chain(node)
-                    if node.attr not in self.own_attributes:
-                        out.append((line, "." + node.attr, where))
-                    if head is not None and head not in local and head not in self.defs:
-                        out.append((line, ".".join([self.aliases.get(head, head), *attrs]), where))
-                elif isinstance(node, ast.keyword) and node.arg:
-                    out.append((getattr(node.value, "lineno", line), "=" + node.arg, where))
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    out.extend((line, f"{node.module}.{a.name}", where) for a in node.names)
-                elif isinstance(node, ast.Import):
-                    out.extend((line, a.name, where) for a in node.names)
-                elif isinstance(node, ast.Call) and _called(node, self.aliases) in _NAME_ARG:
-                    names = [a for a in node.args if isinstance(a, ast.Constant)
-                             and isinstance(a.value, str)]
-                    out.extend((line, "." + a.value, where) for a in names)
-                elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
-                        and isinstance(node.slice.value, str):
-                    out.append((line, "." + node.slice.value, where))   # vars(torch)["conv2d"]
-        return out
-
-
-def _called(call: ast.Call, aliases: dict[str, str]) -> str:
-    f = call.func
-    if isinstance(f, ast.Name):
-        return aliases.get(f.id, f.id)
-    if isinstance(f, ast.Attribute):
-        head, attrs = _chain(f)
-        return ".".join([aliases.get(head, head) if head else "?", *attrs])
-    return ""
 
 
 def names_used(source: str | list[str], function: str | None = None) -> list[tuple[int, str]]:
@@ -243,19 +89,19 @@ def dynamic(source: str | list[str]) -> list[Finding]:
         for node in ast.walk(tree):
             line = getattr(node, "lineno", 0)
             if isinstance(node, ast.Call):
-                called = _called(node, program.aliases)
-                if called in DYNAMIC_CALLS and not program.defines(called):
-                    found.append(Finding(line, f"{called}()"))
-                elif called in {"getattr", "hasattr", "setattr", "delattr"} and not program.defines(called) \
+                name = called(node, program.aliases)
+                if name in DYNAMIC_CALLS and not program.defines(name):
+                    found.append(Finding(line, f"{name}()"))
+                elif name in {"getattr", "hasattr", "setattr", "delattr"} and not program.defines(name) \
                         and not (len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
-                    found.append(Finding(line, f"{called} with a name computed at run time"))
+                    found.append(Finding(line, f"{name} with a name computed at run time"))
             elif isinstance(node, (ast.Attribute, ast.Name)):
                 if isinstance(node, ast.Name):
                     if node.id in program.defs:
                         continue
                     names = [program.aliases.get(node.id, node.id)]
                 else:
-                    head, attrs = _chain(node)
+                    head, attrs = chain(node)
                     names = ["." + node.attr]
                     if head is not None:
                         names.append(".".join([program.aliases.get(head, head), *attrs]))
@@ -278,9 +124,9 @@ def loops(source: str | list[str], function: str | None = None) -> list[Finding]
         where = "" if owner == function else owner
         for n in ast.walk(root):
             out.extend(Finding(n.lineno, what, where) for t, what in kinds.items() if isinstance(n, t))
-            if isinstance(n, ast.Call) and _called(n, program.aliases) in (
+            if isinstance(n, ast.Call) and called(n, program.aliases) in (
                     "map", "itertools.starmap", "functools.reduce"):
-                out.append(Finding(n.lineno, f"a call to {_called(n, program.aliases)}", where))
+                out.append(Finding(n.lineno, f"a call to {called(n, program.aliases)}", where))
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == owner:
                 out.append(Finding(n.lineno, "recursion", where))
     return _dedupe(out)

@@ -1,0 +1,143 @@
+"""ps5 parts 1-3: the output size of a convolution, cross-correlation and max pooling by hand."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import static
+from ..framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
+
+registry = Registry()
+TESTS = registry.tests
+test = registry.test
+
+
+# ---------------------------------------------------------------- conv_output_size
+
+
+@test("conv_output_size", 1, "conv_output_size: the lecture's examples")
+def output_size_lecture(ctx) -> None:
+    cases = [((227, 11, 4, 0), 55), ((64, 7, 2, 0), 29), ((32, 5, 1, 0), 28), ((64, 5, 1, 0), 60)]
+    ok = sum(ctx.student.conv_output_size(*args) == want for args, want in cases)
+    score_fraction(ok, len(cases), "conv_output_size is right for {passed} of {total} of the "
+                                   "lecture's examples")
+
+
+@test("conv_output_size", 2, "conv_output_size: random sizes, strides and padding")
+def output_size_random(ctx) -> None:
+    g = ctx.generator()
+    ok, total = 0, 24
+    mistakes = {"padding once": 0, "no +1": 0}
+    for _ in range(total):
+        n, k, s, p = (int(v) for v in (torch.randint(5, 64, (1,), generator=g),
+                                       torch.randint(1, 6, (1,), generator=g),
+                                       torch.randint(1, 4, (1,), generator=g),
+                                       torch.randint(0, 3, (1,), generator=g)))
+        want = (n + 2 * p - k) // s + 1
+        got = ctx.student.conv_output_size(n, k, s, p)
+        ok += got == want
+        if got != want:
+            mistakes["padding once"] += got == (n + p - k) // s + 1
+            mistakes["no +1"] += got == want - 1
+    if ok < total:
+        wrong = total - ok
+        if mistakes["no +1"] == wrong:
+            hint, credit = " — every answer is one too small: the first window position counts too (+1)", 0.25
+        elif mistakes["padding once"] == wrong:
+            hint, credit = " — padding adds p pixels on BOTH sides: n + 2p", 0.25
+        else:
+            hint, credit = " — the formula is floor((n + 2p - k) / s) + 1", 0.0
+        raise Fail(f"conv_output_size is right for {ok} of {total} random cases{hint}",
+                   max(ok / total, credit))
+
+
+# ---------------------------------------------------------------- conv2d_single
+
+
+def _conv_cases(ctx, cases, what: str) -> None:
+    for i, (image, kernel, stride, padding) in enumerate(cases):
+        want = F.conv2d(image[None, None].double(), kernel[None, None].double(),
+                        stride=stride, padding=padding)[0, 0]
+        got = ctx.student.conv2d_single(image, kernel, stride, padding)
+        flipped = F.conv2d(image[None, None].double(), kernel.flip(0, 1)[None, None].double(),
+                           stride=stride, padding=padding)[0, 0]
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and kernel.numel() > 1 \
+                and torch.allclose(got.double(), flipped, atol=1e-4) \
+                and not torch.allclose(got.double(), want, atol=1e-4):
+            raise Fail("the kernel is flipped: that is a true convolution, but PyTorch's Conv2d "
+                       "(and this function) computes cross-correlation without flipping", 0.3)
+        check_close(got, want.to(image.dtype) if image.is_floating_point() else want.float(),
+                    f"{what} (case {i + 1}: stride {stride}, padding {padding})", atol=1e-4,
+                    rtol=1e-4)
+
+
+@test("conv2d_single", 1.5, "conv2d_single: random images and kernels")
+def conv_random(ctx) -> None:
+    g = ctx.generator()
+    cases = []
+    for _ in range(4):
+        h, w = (int(v) for v in torch.randint(5, 12, (2,), generator=g))
+        kh, kw = (int(v) for v in torch.randint(1, 5, (2,), generator=g))
+        cases.append((torch.randn(h, w, generator=g), torch.randn(kh, kw, generator=g), 1, 0))
+    _conv_cases(ctx, cases, "the cross-correlation")
+
+
+@test("conv2d_single", 1.5, "conv2d_single: stride and zero padding")
+def conv_stride_padding(ctx) -> None:
+    g = ctx.generator()
+    cases = []
+    for stride, padding in ((2, 0), (1, 1), (2, 1), (3, 2)):
+        h, w = (int(v) for v in torch.randint(6, 13, (2,), generator=g))
+        cases.append((torch.randn(h, w, generator=g), torch.randn(3, 3, generator=g), stride, padding))
+    _conv_cases(ctx, cases, "the cross-correlation")
+
+
+@test("conv2d_single", 0.5, "conv2d_single: float64 and integer inputs")
+def conv_dtypes(ctx) -> None:
+    g = ctx.generator()
+    image = torch.randn(6, 7, generator=g, dtype=torch.float64)
+    kernel = torch.randn(3, 2, generator=g, dtype=torch.float64)
+    _conv_cases(ctx, [(image, kernel, 1, 1)], "the float64 result")
+    ints = torch.randint(0, 5, (5, 5), generator=g)
+    got = as_tensor(ctx.student.conv2d_single(ints, torch.ones(3, 3, dtype=torch.long), 1, 0),
+                    "the result for integer inputs")
+    want = F.conv2d(ints[None, None].double(), torch.ones(1, 1, 3, 3, dtype=torch.double))[0, 0]
+    check_close(got.double(), want, "the result for integer inputs")
+
+
+@test("conv2d_single", 1.5, "conv2d_single: computed by hand, no library convolution",
+      kind="static")
+def conv_by_hand(ctx) -> None:
+    by_hand(ctx, static.LIBRARY_CONVOLUTION, "conv2d_single must slide the kernel itself")
+
+
+# ---------------------------------------------------------------- max_pool2d_single
+
+
+@test("max_pool2d_single", 1.5, "max_pool2d_single: random maps")
+def pool_random(ctx) -> None:
+    g = ctx.generator()
+    for k in (2, 3):
+        x = torch.randn(4 * k, 2 * k, generator=g)
+        want = F.max_pool2d(x[None, None], k)[0, 0]
+        check_close(ctx.student.max_pool2d_single(x, k), want, f"max pooling with a {k}x{k} window")
+
+
+@test("max_pool2d_single", 1, "max_pool2d_single: sizes that do not divide evenly")
+def pool_remainder(ctx) -> None:
+    g = ctx.generator()
+    x = torch.randn(7, 9, generator=g)
+    got = as_tensor(ctx.student.max_pool2d_single(x, 2), "the pooled map")
+    check_shape(got, (3, 4), "max_pool2d_single of a 7x9 map with a 2x2 window (leftover rows "
+                             "and columns are dropped)")
+    if torch.allclose(got, F.avg_pool2d(x[None, None], 2)[0, 0], atol=1e-5):
+        raise Fail("the windows are right but averaged: max pooling keeps each window's maximum", 0.5)
+    check_close(got, F.max_pool2d(x[None, None], 2)[0, 0], "the pooled values",
+                fraction_if_close=0.5, loose=10.0)
+
+
+@test("max_pool2d_single", 0.5, "max_pool2d_single: no library pooling", kind="static")
+def pool_by_hand(ctx) -> None:
+    by_hand(ctx, static.LIBRARY_POOLING,
+            "max_pool2d_single should take window maxima itself")

@@ -16,7 +16,9 @@ import torch.nn.functional as F
 
 def train_model(model, images, labels, device, time_budget_s):
     """The lecture's recipe: Adam 1e-3, batch 100, epochs until the budget is nearly spent."""
-    deadline = time.perf_counter() + 0.9 * time_budget_s - 0.5
+    # The grader's clock: CPU seconds on the CPU, the wall on a GPU (see the ps5 notebook).
+    clock = time.process_time if torch.device(device).type == "cpu" else time.perf_counter
+    deadline = clock() + 0.9 * time_budget_s - 0.5
     x = torch.as_tensor(images).float().div(255).unsqueeze(1).to(device)
     y = torch.as_tensor(labels).long().to(device)
     model.to(device).train()
@@ -26,7 +28,7 @@ def train_model(model, images, labels, device, time_budget_s):
     while True:
         order = torch.randperm(x.shape[0], generator=generator).to(device)
         for first in range(0, x.shape[0], 100):
-            start = time.perf_counter()
+            start = clock()
             if start + batch_time > deadline:
                 return model.eval()
             idx = order[first:first + 100]
@@ -35,7 +37,7 @@ def train_model(model, images, labels, device, time_budget_s):
             loss.backward()
             optimizer.step()
             loss.item()
-            batch_time = max(batch_time * 0.9, time.perf_counter() - start)
+            batch_time = max(batch_time * 0.9, clock() - start)
 '''
 
 _LECTURE_CNN = '''

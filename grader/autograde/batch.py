@@ -60,7 +60,7 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
     profile = profile or config.resolve_profile(device)
     slots = GpuSlots.for_jobs(jobs, workers_per_gpu) if profile.device == "cuda" and todo else None
-    threads = config.threads_per_worker(jobs)
+    threads = config.threads_for(profile, jobs)
 
     def one(task: Task) -> GradeResult:
         digest = task.digest()

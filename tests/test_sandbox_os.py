@@ -352,6 +352,27 @@ def test_live_workers_never_share_a_host_uid():
         a.ping(), b.ping()
         assert a.host_uid is not None and b.host_uid is not None and a.host_uid != b.host_uid
         assert a.host_uid >= Limits().host_uid
+    # Nor do the workers of two graders on one machine.
+    import subprocess
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "from grader.sandbox.isolation import HostUids\n"
+                               "from grader.sandbox.limits import Limits\n"
+                               "import time\nprint(HostUids.acquire(Limits()), flush=True)\ntime.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        theirs = int(holder.stdout.readline())
+        ours = isolation.HostUids.acquire(Limits())
+        isolation.HostUids.release(ours)
+        assert ours != theirs
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    again = isolation.HostUids.acquire(Limits())   # a dead grader's uid is free again
+    isolation.HostUids.release(again)
+    assert again <= theirs
 
 
 @needs_sandbox

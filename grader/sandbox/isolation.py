@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 from functools import cache
+from pathlib import Path
 from typing import ClassVar
 
 from .limits import PACKAGE_ROOT, Limits, outside_python_path, touches_private
@@ -164,24 +165,49 @@ def _cuda_binds(limits: Limits) -> list[str]:
 
 
 class HostUids:
-    """Host uids for root's workers, one per live worker, from ``Limits.host_uid`` on."""
+    """Host uids for root's workers, one per live worker on this machine, from
+    ``Limits.host_uid`` on.
+
+    Taken across processes, not only threads: two graders on one machine (a batch and a
+    calibration, two courses) must not hand the same uid to two live workers. Each taken
+    uid holds an exclusive ``flock`` on a file of its own in a root-only folder; the
+    kernel drops the lock when the holder closes it or dies, so nothing leaks.
+    """
 
     _lock = threading.Lock()
-    _taken: ClassVar[set[int]] = set()
+    _held: ClassVar[dict[int, int]] = {}     # uid -> the fd holding its lock
+
+    @staticmethod
+    def _folder() -> Path:
+        folder = Path(tempfile.gettempdir()) / "grader-host-uids"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
 
     @classmethod
     def acquire(cls, limits: Limits) -> int:
+        import fcntl
+
+        folder = cls._folder()
         with cls._lock:
             for uid in range(limits.host_uid, limits.host_uid + limits.host_uids):
-                if uid not in cls._taken:
-                    cls._taken.add(uid)
-                    return uid
+                if uid in cls._held:
+                    continue
+                fd = os.open(folder / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)      # another grader's live worker has it
+                    continue
+                cls._held[uid] = fd
+                return uid
         raise SandboxUnavailable(f"more than {limits.host_uids} workers at once")
 
     @classmethod
     def release(cls, uid: int) -> None:
         with cls._lock:
-            cls._taken.discard(uid)
+            fd = cls._held.pop(uid, None)
+        if fd is not None:
+            os.close(fd)
 
 
 def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],

@@ -63,7 +63,7 @@ def test_a_budget_ignorer_is_stopped_and_the_rest_still_graded(tmp_path):
     short = dataclasses.replace(PROFILE, train_budget_s=5.0)
     result = grade(tmp_path, "ignores-budget", ps5_cheats.IGNORES_BUDGET, profile=short)
     t = threshold_result(result)
-    assert t.score == 0 and "ignored its time budget" in t.output
+    assert t.score == 0 and "ignored its budget" in t.output
     others = [x for x in result.tests if x.grade_id not in ("train_model", "test_train_model")]
     assert others and all(x.passed for x in others), [(x.name, x.output) for x in others if not x.passed]
 
@@ -90,3 +90,18 @@ def test_the_evaluation_set_is_read_and_shifted_once_per_process():
     assert torch.equal(first.eval_x, shift_images(first.test_x, 1234, config.MNIST_MAX_SHIFT))
     other = evaluation_data(99, config.MNIST_MAX_SHIFT)
     assert not torch.equal(other.eval_x, first.eval_x)  # the seed decides the shifts
+
+
+def test_the_notebook_states_the_cpu_budget_threshold_and_floor():
+    """Students are told every number that decides their grade; a recalibration that
+    changes one must change the notebook too."""
+    import json
+
+    from conftest import ROOT
+
+    text = "".join("".join(c["source"]) for c in json.loads(
+        (ROOT / "source/ps5_mnist_cnn/ps5_mnist_cnn.ipynb").read_text())["cells"])
+    cpu = config.PROFILES["cpu"]
+    assert f"{cpu.train_budget_s:g} CPU seconds" in text
+    assert f"**{100 * cpu.mnist_threshold:g} %**" in text
+    assert f"**{100 * cpu.mnist_floor:g} %**" in text

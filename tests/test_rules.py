@@ -65,6 +65,12 @@ def test_a_banned_call_is_found_wherever_the_function_reaches_it(cells, found):
      "def conv2d_single(image, kernel, stride=1, padding=0):\n    return _window_sum(image, kernel)\n"],
     ["def conv2d_single(image, kernel, stride=1, padding=0):\n"
      '    """Not F.conv2d, not unfold: slides the kernel itself."""\n    return image\n'],
+    ["import torch\nnet = torch.nn.Linear(2, 2)\nnet.eval()\nnet.compile\n"
+     "def conv2d_single(image, kernel, stride=1, padding=0):\n    return image\n"],
+    ["import sys, builtins\nclass Box:\n    def __repr__(self):\n"
+     "        return self.__class__.__name__\n"
+     "def conv2d_single(image, kernel, stride=1, padding=0):\n"
+     "    print(sys.modules['torch'].__name__, builtins.len(image))\n    return image\n"],
 ])
 def test_correct_code_written_freely_is_not_flagged(cells):
     assert static.forbidden(cells, static.LIBRARY_CONVOLUTION, "conv2d_single") == []
@@ -88,6 +94,8 @@ def test_a_self_check_with_backward_beside_the_function_is_not_autograd_in_it():
     ("import torch\nf = torch.__dict__['conv2d']", "__dict__"),
     ("import torch\nf = vars(torch)['conv2d']", "vars"),
     ("import torch\nx = torch._C._nn", "_C"),
+    ("import builtins\nbuiltins.exec('x = 1')", "exec"),
+    ("from torch.overrides import TorchFunctionMode", "TorchFunctionMode"),
 ])
 def test_code_built_at_run_time_is_refused(code, what):
     found = static.dynamic(["def f(x):\n    return x\n", code])

@@ -68,11 +68,11 @@ def forbidden(source: str | list[str], banned: dict[str, str], function: str | N
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars",
                  "breakpoint", "importlib.import_module", "importlib.__import__",
                  "operator.attrgetter", "operator.methodcaller"}
-DYNAMIC_NAMES = {"importlib", "builtins", "__builtins__", "sys.modules", "ctypes", "__dict__",
-                 "__getattribute__", "__globals__", "__code__", "__subclasses__", "__class__",
-                 "__bases__", "__mro__", "types.FunctionType", "types.CodeType", "inspect",
-                 "marshal", "pickle", "_C", "__torch_function__", "__torch_dispatch__",
-                 "_python_dispatch", "_disable_torch_function"}
+DYNAMIC_NAMES = {"importlib", "__builtins__", "ctypes", "__dict__", "__getattribute__",
+                 "__globals__", "__code__", "__subclasses__", "types.FunctionType",
+                 "types.CodeType", "inspect", "marshal", "pickle", "_C", "__torch_function__",
+                 "__torch_dispatch__", "_python_dispatch", "_disable_torch_function",
+                 "torch.overrides", "TorchFunctionMode", "TorchDispatchMode"}
 
 
 def dynamic(source: str | list[str]) -> list[Finding]:
@@ -90,11 +90,20 @@ def dynamic(source: str | list[str]) -> list[Finding]:
             line = getattr(node, "lineno", 0)
             if isinstance(node, ast.Call):
                 name = called(node, program.aliases)
-                if name in DYNAMIC_CALLS and not program.defines(name):
+                # builtins.exec too; model.eval() is a method, not the builtin
+                plain = name.removeprefix("builtins.")
+                if plain in DYNAMIC_CALLS and not program.defines(name):
                     found.append(Finding(line, f"{name}()"))
                 elif name in {"getattr", "hasattr", "setattr", "delattr"} and not program.defines(name) \
                         and not (len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
                     found.append(Finding(line, f"{name} with a name computed at run time"))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = getattr(node, "module", None) or ""
+                for a in node.names:
+                    full = f"{module}.{a.name}" if module else a.name
+                    key = next((k for k in sorted(DYNAMIC_NAMES) if _matches(full, k)), None)
+                    if key is not None:
+                        found.append(Finding(line, key))
             elif isinstance(node, (ast.Attribute, ast.Name)):
                 if isinstance(node, ast.Name):
                     if node.id in program.defs:
@@ -106,7 +115,7 @@ def dynamic(source: str | list[str]) -> list[Finding]:
                     if head is not None:
                         names.append(".".join([program.aliases.get(head, head), *attrs]))
                 for name in names:
-                    key = next((k for k in DYNAMIC_NAMES if _matches(name, k)), None)
+                    key = next((k for k in sorted(DYNAMIC_NAMES) if _matches(name, k)), None)
                     if key is not None:
                         found.append(Finding(line, key))
                         break

@@ -113,3 +113,23 @@ def test_trusted_tensors_change_only_when_the_call_asked_for_it():
         assert seen == [1] and torch.equal(x, torch.zeros(3))
         w.call({"name": "mutate"}, (x, lambda: seen.append(2)), sync=True)
         assert torch.equal(x, torch.full((3,), 7.0))
+
+
+def test_a_public_test_reads_the_workers_cpu_clock():
+    """`time.process_time()` in a public test cell means the student's code, in the worker."""
+    from grader.grade.public import public_globals
+    from grader.grade.session import Session, StudentNamespace
+
+    busy = ("import time\ndef busy(seconds):\n    end = time.process_time() + seconds\n"
+            "    while time.process_time() < end:\n        pass\n")
+    session = Session([busy], Limits(call_timeout_s=20, sandbox=False))
+    try:
+        session.start()
+        scope = public_globals(session, StudentNamespace(session, ["busy"]).as_dict(),
+                               lambda *a, **k: None)
+        exec("import time\nstarted = time.process_time()\nbusy(0.5)\n"
+             "used = time.process_time() - started\nwall = time.perf_counter()", scope)
+        assert 0.45 < scope["used"] < 1.5, scope["used"]
+        assert isinstance(scope["wall"], float)   # the rest of `time` is the real module
+    finally:
+        session.close()

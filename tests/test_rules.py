@@ -96,6 +96,8 @@ def test_a_self_check_with_backward_beside_the_function_is_not_autograd_in_it():
     ("import torch\nx = torch._C._nn", "_C"),
     ("import builtins\nbuiltins.exec('x = 1')", "exec"),
     ("from torch.overrides import TorchFunctionMode", "TorchFunctionMode"),
+    ("import functools, torch\nf = functools.reduce(getattr, ['nn', 'functional'], torch)",
+     "getattr passed as a value"),
 ])
 def test_code_built_at_run_time_is_refused(code, what):
     found = static.dynamic(["def f(x):\n    return x\n", code])

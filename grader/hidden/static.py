@@ -85,10 +85,16 @@ def dynamic(source: str | list[str]) -> list[Finding]:
     """
     program = Program(source)
     found: list[Finding] = []
+    lookups = DYNAMIC_CALLS | {"getattr", "setattr", "delattr"}
     for tree in program.trees:
+        callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
         for node in ast.walk(tree):
             line = getattr(node, "lineno", 0)
-            if isinstance(node, ast.Call):
+            if isinstance(node, ast.Name) and node.id in lookups and id(node) not in callees \
+                    and isinstance(node.ctx, ast.Load) and not program.defines(node.id):
+                # reduce(getattr, names, torch): the lookup runs where no check can see it
+                found.append(Finding(line, f"{node.id} passed as a value"))
+            elif isinstance(node, ast.Call):
                 name = called(node, program.aliases)
                 # builtins.exec too; model.eval() is a method, not the builtin
                 plain = name.removeprefix("builtins.")

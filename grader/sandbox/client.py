@@ -41,6 +41,8 @@ __all__ = ["ProtocolViolation", "RemoteObject", "RuleBroken", "SandboxUnavailabl
            "SubmissionTimeout", "Worker", "WorkerDied", "WorkerFault", "WorkerTimeout"]
 
 HERE = Path(__file__).resolve().parent
+# The worker side: copied into a folder of its own and bound read-only into the sandbox.
+WORKER_FILES = ("worker.py", "wire.py", "traps.py", "worker_builtins.py")
 
 
 class Worker:
@@ -77,7 +79,7 @@ class Worker:
         os.chmod(self.tmp, 0o711)
         code = Path(self.tmp) / "code"
         code.mkdir(mode=0o755)
-        for name in ("traps.py", "wire.py", "worker.py"):
+        for name in WORKER_FILES:
             shutil.copy2(HERE / name, code / name)
             os.chmod(code / name, 0o644)
         to_worker_r, to_worker_w = os.pipe()

@@ -48,7 +48,7 @@ from .limits import PACKAGE_ROOT, Limits, outside_python_path, touches_private
 
 SANDBOX_UID = 1000                  # the worker's uid and gid inside the sandbox
 HOME = "/tmp"                       # its one writable folder (cwd, HOME, TMPDIR)
-CODE = "/opt/grader-worker"         # worker.py, wire.py and traps.py, read-only
+CODE = "/opt/grader-worker"         # client.WORKER_FILES, read-only
 INSTALL_HINT = ("install the Debian package bubblewrap (`sudo apt-get install bubblewrap`, "
                 "or `bash scripts/install.sh` as root)")
 
@@ -214,7 +214,7 @@ def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
             stage_dir: str, host_uid: int | None = None) -> list[str]:
     """The full command line that starts ``worker.py`` inside the sandbox.
 
-    ``code_dir`` holds ``wire.py`` and ``worker.py`` on the host; ``stage_dir`` is an empty
+    ``code_dir`` holds the worker's files (``client.WORKER_FILES``) on the host; ``stage_dir`` is an empty
     host folder the root path may use for staging (see the module docstring).
     """
     why = probe()

@@ -1,7 +1,7 @@
 """The sandboxed worker: runs a student's notebook code and answers calls with data.
 
 Started by the trusted client as ``python -s -B worker.py RFD WFD SETTINGS`` inside the sandbox
-(``isolation``), next to nothing but ``wire.py``. It never sees hidden tests, reference
+(``isolation``), next to nothing but its own files (``wire``, ``traps``, ``worker_builtins``). It never sees hidden tests, reference
 solutions or held-out data; it only receives requests and returns values.
 
 Requests (JSON header + tensors): ``exec`` (notebook cells), ``call``, ``getattr``,
@@ -16,15 +16,14 @@ import contextlib
 import io
 import json
 import os
-import random
 import sys
 import time
-import traceback
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import traps
 import wire
+import worker_builtins as wb
 
 SETTINGS = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 OUTPUT_CAP = int(SETTINGS.get("cell_output_chars") or 20_000)
@@ -76,10 +75,10 @@ class Worker:
         hid = self.next_handle
         self.next_handle += 1
         self.handles[hid] = value
-        return wire.Handle(hid, _type_name(value))
+        return wire.Handle(hid, wb.type_name(value))
 
     def encoder(self) -> wire.Encoder:
-        return wire.Encoder(on_other=lambda v: {"$handle": self.keep(v).hid, "type": _type_name(v)})
+        return wire.Encoder(on_other=lambda v: {"$handle": self.keep(v).hid, "type": wb.type_name(v)})
 
     def send(self, header: dict, value: Any = None, *, as_handle: bool = False,
              extra: dict | None = None) -> None:
@@ -91,7 +90,7 @@ class Worker:
             try:
                 header["value"] = enc.encode(value)
             except wire.WireError as exc:
-                header = {"kind": "error", "error": _error_dict(exc, "the return value")}
+                header = {"kind": "error", "error": wb.error_dict(exc, "the return value")}
                 enc = wire.Encoder()
         for key, val in (extra or {}).items():
             header[key] = enc.encode(val)
@@ -141,7 +140,7 @@ class Worker:
             except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)) and op != "call":
                     raise
-                self.send({"kind": "error", "error": _error_dict(exc, op)})
+                self.send({"kind": "error", "error": wb.error_dict(exc, op)})
 
     def op_ping(self, req: dict, tensors: dict) -> None:
         self.send({"kind": "ok"}, {"pid": os.getpid(), "shell": self.shell is not None})
@@ -163,11 +162,11 @@ class Worker:
                     result = self.shell.run_cell(source, store_history=False, silent=True)
                     exc = result.error_before_exec or result.error_in_exec
                     if exc is not None:
-                        error = _error_dict(exc, "cell")
+                        error = wb.error_dict(exc, "cell")
                 else:
                     exec(compile(source, "<cell>", "exec"), self.ns)
             except BaseException as exc:
-                error = _error_dict(exc, "cell")
+                error = wb.error_dict(exc, "cell")
         return {"ok": error is None, "error": error, "stdout": out.getvalue(),
                 "stderr": err.getvalue(), "seconds": round(time.perf_counter() - start, 4)}
 
@@ -178,7 +177,7 @@ class Worker:
                 raise LookupError(f"{name} is not defined in the notebook")
             obj = self.ns[name]
         elif "builtin" in spec:
-            obj = BUILTINS[str(spec["builtin"])]
+            obj = wb.BUILTINS[str(spec["builtin"])]
         else:
             obj = self.handles[int(spec["handle"])]
         if "attr" in spec:
@@ -192,13 +191,13 @@ class Worker:
         self.sync_tensors = {}
         if req.get("sync"):   # in-place changes to tensor arguments go back only when asked
             for i, a in enumerate(args):
-                if _is_tensor(a):
+                if wb.is_tensor(a):
                     self.sync_tensors[f"a{i}"] = a
             for k, a in kwargs.items():
-                if _is_tensor(a):
+                if wb.is_tensor(a):
                     self.sync_tensors[f"k:{k}"] = a
         fn = self._target(req["target"])
-        _seed(req.get("seed"))
+        wb.seed_all(req.get("seed"))
         grad = req.get("grad")
         import torch
 
@@ -210,7 +209,7 @@ class Worker:
             try:
                 value = fn(*args, **kwargs)
             except BaseException as exc:  # the student's error is data too
-                self.send({"kind": "raised", "error": _error_dict(exc, "call"),
+                self.send({"kind": "raised", "error": wb.error_dict(exc, "call"),
                            "stdout": out.getvalue(), "stderr": err.getvalue(), "broken": broken})
                 return
         seconds = time.perf_counter() - start
@@ -242,108 +241,11 @@ class Worker:
         self.send({"kind": "ok"}, stats)
 
     def op_describe(self, req: dict, tensors: dict) -> None:
-        self.send({"kind": "ok"}, describe(self.handles[int(req["handle"])]))
+        self.send({"kind": "ok"}, wb.describe(self.handles[int(req["handle"])]))
 
 
 # ---------------------------------------------------------------------- helpers
 
-
-def _is_tensor(value: Any) -> bool:
-    import torch
-
-    return isinstance(value, torch.Tensor)
-
-
-def _type_name(value: Any) -> str:
-    t = type(value)
-    return f"{t.__module__}.{t.__qualname__}"
-
-
-def _error_dict(exc: BaseException, where: str) -> dict:
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    text = "".join(tb)
-    return {"type": type(exc).__name__, "message": str(exc)[:2000], "where": where,
-            "traceback": text[-8000:]}
-
-
-def _seed(seed: Any) -> None:
-    if seed is None:
-        return
-    import numpy as np
-    import torch
-
-    seed = int(seed)
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
-def describe(obj: Any) -> dict:
-    """What an object says it is, for the trusted side's messages (never for points: student
-    code can change every answer here; counts and shapes come from shipped tensors)."""
-    import torch
-
-    info: dict[str, Any] = {
-        "type": _type_name(obj),
-        "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__],
-        "callable": callable(obj),
-    }
-    if isinstance(obj, torch.nn.Module):
-        info["modules"] = [[name, _type_name(m)] for name, m in obj.named_modules() if name]
-        info["training"] = bool(obj.training)
-    if isinstance(obj, torch.utils.data.DataLoader):
-        info["batch_size"] = obj.batch_size
-        info["drop_last"] = bool(obj.drop_last)
-    return info
-
-
-def _same_storage(a: Any, b: Any) -> bool:
-    import torch
-
-    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
-            and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr())
-
-
-def _linear_probe(weight: Any, bias: Any) -> Any:
-    """A known model (flatten + linear) for testing functions that take a model."""
-    import torch
-
-    probe = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(weight.shape[1], weight.shape[0]))
-    with torch.no_grad():
-        probe[1].weight.copy_(weight)
-        probe[1].bias.copy_(bias)
-    return probe
-
-
-def _trained_state(model: Any) -> dict:
-    """A trained model's weights as plain CPU tensors, and whether it was in training mode."""
-    weights = {str(k): v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
-    return {"weights": weights, "training": bool(getattr(model, "training", False))}
-
-
-def _load_trained_state(model: Any, weights: dict, training: bool, device: str) -> None:
-    model.load_state_dict(weights)
-    model.to(device)
-    model.train(training)
-
-
-BUILTINS = {
-    "linear_probe": _linear_probe,
-    "trained_state": _trained_state,
-    "load_trained_state": _load_trained_state,
-    "len": len,
-    "list": lambda obj, limit=100_000: _bounded_list(obj, limit),
-    "same_storage": _same_storage,
-}
-
-
-def _bounded_list(obj: Any, limit: int) -> list:
-    out = []
-    for item in obj:
-        out.append(item)
-        if len(out) > limit:
-            raise OverflowError(f"more than {limit} items")
-    return out
 
 
 def _limit_processes() -> None:

@@ -42,3 +42,27 @@ c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = True
 
 c.Autograde.exclude_overwriting = {}
+
+# Every autograde runs the course's grader, whoever starts it: `python -m grader autograde`
+# (a class, in parallel), plain `nbgrader autograde` or formgrader's Autograde button (one
+# submission at a time). Nothing of the student's runs in nbgrader's own kernel: the first
+# preprocessor takes the sandboxed grader's result for this exact submission, grading it
+# now in the sandbox if there is none, and refuses without bubblewrap. The hidden tests'
+# scores go in right after SaveAutoGrades; written answers get the model answer and marking
+# guide beside them for formgrader, and feedback drops those again.
+c.Autograde.autograde_preprocessors = [
+    "grader.autograde.preprocessors.apply_results.ApplyGraderResults",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "grader.autograde.preprocessors.record_scores.RecordHiddenScores",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "grader.autograde.preprocessors.marking_guides.AddMarkingGuides",
+]
+c.GenerateFeedback.preprocessors = [
+    "grader.autograde.preprocessors.marking_guides.StripMarkingGuides",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -1,4 +1,10 @@
-"""Where things are in a course directory, in one place."""
+"""Where things are in a course directory, and which problem set a name or notebook is.
+
+One home for the course's names: ``resolve_assignment`` turns what a user types (``ps1``,
+``ps1_tensors``) into the set's full name, and ``identify_notebook`` tells which set a
+notebook belongs to from its cells' ``grade_id``s, so that a ps2 notebook graded as ps1
+is named instead of silently scoring 0.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,10 @@ from . import PROBLEM_SETS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class UnknownAssignment(ValueError):
+    """A name that is not one of the course's problem sets (the CLI exits 2 with it)."""
+
+
 @dataclass(frozen=True)
 class Course:
     """An nbgrader course directory (by default this repository)."""
@@ -19,7 +29,14 @@ class Course:
 
     @classmethod
     def from_env(cls) -> Course:
-        return cls(Path(os.environ.get("GRADER_COURSE_ROOT", REPO_ROOT)).resolve())
+        """``$GRADER_COURSE_ROOT``; else the working directory when it is a course (it has
+        ``nbgrader_config.py`` and ``source/``, as nbgrader expects); else this repository."""
+        if os.environ.get("GRADER_COURSE_ROOT"):
+            return cls(Path(os.environ["GRADER_COURSE_ROOT"]).resolve())
+        here = Path.cwd()
+        if (here / "nbgrader_config.py").exists() and (here / "source").is_dir():
+            return cls(here.resolve())
+        return cls(REPO_ROOT)
 
     def source_notebook(self, assignment: str) -> Path:
         return self.root / "source" / assignment / f"{assignment}.ipynb"
@@ -38,7 +55,48 @@ class Course:
         return self.root / "autograded" / ".grader" / assignment
 
 
-def check_assignment(name: str) -> str:
-    if name not in PROBLEM_SETS:
-        raise SystemExit(f"unknown assignment {name!r}; expected one of: {', '.join(PROBLEM_SETS)}")
-    return name
+def resolve_assignment(name: str) -> str:
+    """The full name of a problem set from its full or short name.
+
+    >>> resolve_assignment("ps1"), resolve_assignment("ps5_mnist_cnn")
+    ('ps1_tensors', 'ps5_mnist_cnn')
+    """
+    if name in PROBLEM_SETS:
+        return name
+    matches = [ps for ps in PROBLEM_SETS if ps.split("_", 1)[0] == name]
+    if len(matches) == 1:
+        return matches[0]
+    short = ", ".join(f"{ps.split('_', 1)[0]} ({ps})" for ps in PROBLEM_SETS)
+    raise UnknownAssignment(f"unknown assignment {name!r}; expected one of: {short}")
+
+
+def grade_ids_of(path: Path) -> set[str]:
+    """The ``grade_id``s of a notebook's graded and solution cells (empty if unreadable)."""
+    import nbformat
+
+    from .notebooks import cells
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:
+        return set()
+    return {cells.grade_id(c) for c in nb.cells
+            if (c.get("metadata", {}).get("nbgrader") or {}).get("grade") or cells.is_code_solution(c)}
+
+
+def identify_notebook(path: Path, course: Course | None = None) -> str | None:
+    """The problem set whose source shares most graded ``grade_id``s with this notebook.
+
+    ``None`` when no set shares any (not an nbgrader notebook of this course).
+    """
+    course = course or Course.from_env()
+    mine = grade_ids_of(path) - {None}
+    best, best_overlap = None, 0
+    for ps in PROBLEM_SETS:
+        src = course.source_notebook(ps)
+        if not src.exists():
+            continue
+        overlap = len(mine & grade_ids_of(src))
+        if overlap > best_overlap:
+            best, best_overlap = ps, overlap
+    return best

@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 
 from . import PROBLEM_SETS
-from .course import Course, check_assignment
+from .course import Course, resolve_assignment
 
 
 def main(*, assignments: list[str] | None = None, course: Course | None = None) -> int:
     from .autograde.nbgrader_api import make_api
 
     course = course or Course.from_env()
-    names = [check_assignment(a) for a in assignments] if assignments else [
+    names = [resolve_assignment(a) for a in assignments] if assignments else [
         a for a in PROBLEM_SETS if course.source_notebook(a).exists()]
     api = make_api(course.root)
     status = 0

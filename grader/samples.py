@@ -4,10 +4,13 @@ Used by the demo (the README's main job) and by the test corpus: a *reference* s
 pastes the instructor's answers into the release, a *blank* student submits the release
 as is, and a *mutated* student changes some answers by exact text substitutions, so that
 a substitution that no longer matches the reference fails loudly instead of silently.
+The reference student also answers the written questions with the model answers (without
+the marking guides), as a good student would; those still wait for manual grading.
 """
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import nbformat
@@ -15,6 +18,7 @@ from nbformat.notebooknode import NotebookNode
 
 from .course import Course
 from .notebooks import cells
+from .notebooks.guides import written_answers
 
 Substitutions = dict[str, list[tuple[str, str]]]   # grade_id -> [(old, new), ...]
 
@@ -46,9 +50,12 @@ def build_submission(assignment: str, *, answers: str = "reference",
     """
     course = course or Course.from_env()
     release = nbformat.read(course.release_notebook(assignment), as_version=4)
-    ref = reference_answers(nbformat.read(course.source_notebook(assignment), as_version=4))
+    source = nbformat.read(course.source_notebook(assignment), as_version=4)
+    ref, written = reference_answers(source), written_answers(source)
     for cell in release.cells:
         gid = cells.grade_id(cell)
+        if answers == "reference" and cells.is_written_answer(cell) and gid in written:
+            cell.source = written[gid][0]
         if not cells.is_code_solution(cell):
             continue
         if answers == "reference":
@@ -61,7 +68,12 @@ def build_submission(assignment: str, *, answers: str = "reference",
 
 
 def write_submission(nb: NotebookNode, course_root: Path, student: str, assignment: str) -> Path:
+    """Write as ``nbgrader collect`` would, ``timestamp.txt`` included (feedback needs it)."""
+    from datetime import datetime
+
     path = course_root / "submitted" / student / assignment / f"{assignment}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
+    (path.parent / "timestamp.txt").write_text(
+        datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
     return path

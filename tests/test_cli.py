@@ -81,3 +81,58 @@ def test_grading_and_gpu_benchmarks_run_without_nbgrader(tmp_path):
         assert out.returncode == 0 and "usage" in out.stdout, (script, out.stderr[-2000:])
     # and the blocker itself works: the instructor's verbs do need nbgrader
     assert without_nbgrader("grader", "release", PS).returncode != 0
+
+
+VERBS = ("grade", "autograde", "report", "fetch-data", "release", "normalize", "demo")
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help_an_instructor_can_act_on(verb):
+    out = run(verb, "--help")
+    assert out.returncode == 0
+    assert "exit codes:" in out.stdout and "example" in out.stdout
+    options = [ln.strip() for ln in out.stdout.splitlines() if ln.strip().startswith("--")]
+    undocumented = [o for o in options if len(o.split(None, 1)) < 2 and "--help" not in o]
+    # argparse puts a long help on the next line; an option with no help has neither
+    for o in undocumented:
+        line = next(i for i, ln in enumerate(out.stdout.splitlines()) if ln.strip() == o)
+        assert out.stdout.splitlines()[line + 1].startswith(" " * 10), f"{verb} {o} has no help"
+
+
+def test_top_level_help_lists_the_sets_and_no_internal_note():
+    out = run("--help")
+    assert "ps1 = ps1_tensors" in out.stdout and "thin parser" not in out.stdout
+
+
+@pytest.mark.slow
+def test_grade_reads_the_set_off_the_notebook_and_accepts_short_names(tmp_path):
+    auto = run("grade", f"release/{PS}/{PS}.ipynb", "--json", str(tmp_path / "a.json"), "--quiet")
+    short = run("grade", f"release/{PS}/{PS}.ipynb", "--assignment", "ps1",
+                "--json", str(tmp_path / "b.json"), "--quiet")
+    assert auto.returncode == short.returncode == 0, auto.stderr + short.stderr
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert a["extra_data"]["assignment"] == b["extra_data"]["assignment"] == PS
+
+
+def test_a_notebook_of_another_set_is_named_not_scored_zero():
+    out = run("grade", "release/ps2_gradients/ps2_gradients.ipynb", "--assignment", "ps1")
+    assert out.returncode == 2
+    assert "looks like ps2_gradients" in out.stderr and "--assignment ps2" in out.stderr
+
+
+def test_an_unknown_set_lists_the_short_names():
+    out = run("release", "ps9")
+    assert out.returncode == 2 and "ps1 (ps1_tensors)" in out.stderr
+
+
+@pytest.mark.slow
+def test_summary_appends_markdown_for_a_ci_job(tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    out = run("grade", f"release/{PS}/{PS}.ipynb", "--summary", str(summary), "--quiet",
+              "--fail-under", "50")
+    assert out.returncode == 1
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert f"### {PS}: 0 / " in text and "**failed** (required: 50%)" in text
+    assert "| ❌ |" in text

@@ -1,9 +1,10 @@
 """Grade a course batch into nbgrader: gradebook, ``autograded/`` and feedback.
 
-Phase 1 grades submissions in parallel in sandboxed workers (``batch``). Phase 2 is the
-single collector: nbgrader's own Autograde converter, with our ``ApplyGraderResults``
-instead of its in-kernel execution, writes ``autograded/`` and the gradebook; then the
-hidden scores go in per ``grade_id`` and nbgrader generates the feedback HTML.
+Phase 1 grades what is new or changed, in parallel, in sandboxed workers (``batch``).
+Phase 2 records those submissions through nbgrader's own Autograde converter, whose chain
+(``nbgrader_config.py``, ``preprocessors/``) turns our results into outputs and gradebook
+scores instead of executing anything; unchanged submissions are left alone, so hand
+grades and their flags survive a rerun. Then nbgrader generates the feedback HTML.
 """
 
 from __future__ import annotations
@@ -13,20 +14,24 @@ import os
 import sys
 import warnings
 
-from ..course import Course, check_assignment
+from tqdm import tqdm
+
+from ..course import Course, resolve_assignment
 
 
 def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: str = "auto",
          force: bool = False, feedback: bool = True, course: Course | None = None,
          progress: bool = True, workers_per_gpu: int | None = None,
          unsandboxed: bool = False) -> int:
+    from nbgrader.api import Gradebook
+
     from ..report.table import render
     from ..sandbox import isolation
     from .batch import find_tasks, grade_all
-    from .collector import record_hidden_scores
-    from .nbgrader_api import autograde_config, make_api
+    from .nbgrader_api import UnsafeConfig, check_chain, make_api
+    from .standing import points, standing
 
-    check_assignment(assignment)
+    assignment = resolve_assignment(assignment)
     if not unsandboxed and not isolation.available():
         print(f"error: refusing to grade without the worker sandbox: {isolation.probe()}.\n"
               "Student code would run with your account's access to the course, the "
@@ -35,6 +40,12 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
         return 2
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its API
     course = course or Course.from_env()
+    api = make_api(course.root)
+    try:
+        check_chain(api.config, course.root)
+    except UnsafeConfig as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     tasks = find_tasks(course, assignment, [student] if student else None)
     if not tasks:
         where = course.root / "submitted"
@@ -44,47 +55,64 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
     results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force, course=course,
                         progress=progress, workers_per_gpu=workers_per_gpu,
                         sandbox=not unsandboxed)
+    if not _ensure_assignment(api, assignment):
+        return 1
 
-    api = make_api(course.root, autograde_config(course.results_dir(assignment)))
-    _ensure_assignment(api, assignment)
-    rows, failed = [], 0
-    for task in tasks:
-        result = results.get(task.student)
-        if result is None:
-            failed += 1
-            rows.append((task.student, "-", "-", "grader error"))
-            continue
+    failed = {t.student: "grader error" for t in tasks if t.student not in results}
+    stale = [t for t in tasks if t.student in results and _needs_recording(course, assignment, t)]
+    for task in tqdm(stale, desc=f"recording {assignment} in the gradebook", unit="nb",
+                     disable=not progress or not stale):
         with _kept_env("NBGRADER_EXECUTION"):
             outcome = api.autograde(assignment, task.student, force=True, create=True)
         if not outcome.get("success"):
-            failed += 1
-            rows.append((task.student, result.score, result.max_score, "nbgrader autograde failed"))
+            failed[task.student] = "nbgrader autograde failed (log above)"
             print(outcome.get("error") or outcome.get("log", ""), file=sys.stderr)
-            continue
-        record_hidden_scores(api.coursedir.db_url, api.coursedir.course_id, task.student, result)
-        if feedback:
+        elif feedback:
             fb = api.generate_feedback(assignment, task.student, force=True)
             if not fb.get("success"):
                 print(fb.get("error") or fb.get("log", ""), file=sys.stderr)
-        rows.append((task.student, result.score, result.max_score, f"{result.percent:.1f}%"))
-    print(render(("student", "score", "max", "percent"), rows))
+
+    rows = []
+    with Gradebook(api.coursedir.db_url, course_id=api.coursedir.course_id) as gb:
+        for task in tasks:
+            result, now = results.get(task.student), standing(gb, assignment, task.student)
+            if task.student in failed or result is None or now is None:
+                rows.append((task.student, "-", "-", "-", "-", failed.get(task.student, "not recorded")))
+                continue
+            rows.append((task.student, points(result.score), points(result.max_score),
+                         points(now.manual_pending) if now.manual_pending else "-",
+                         now.describe().split(" ")[0],
+                         "regraded" if task in stale else "unchanged"))
+    print(render(("student", "auto", "auto max", "manual pending", "gradebook", "status"), rows))
+    pending = sum(1 for r in rows if r[3] not in ("-",))
+    if pending:
+        print(f"{pending} submission(s) have written answers waiting for manual grading: "
+              "formgrader (nbgrader's Manual Grading page) shows each with its marking guide.")
     return 1 if failed else 0
 
 
-def _ensure_assignment(api, assignment: str) -> None:
+def _needs_recording(course: Course, assignment: str, task) -> bool:
+    """New or regraded since nbgrader last recorded it (its autograded copy is older)."""
+    autograded = course.autograded_dir(task.student, assignment) / task.notebook.name
+    return not autograded.exists() or autograded.stat().st_mtime < task.result_path.stat().st_mtime
+
+
+def _ensure_assignment(api, assignment: str) -> bool:
     """nbgrader needs the source's cells in the gradebook (as after generate_assignment)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(api.coursedir.db_url, course_id=api.coursedir.course_id) as gb:
         try:
             gb.find_assignment(assignment)
-            known = True
+            return True
         except MissingEntry:
-            known = False
-    if not known:
-        outcome = api.generate_assignment(assignment, force=True, create=True)
-        if not outcome.get("success"):
-            raise SystemExit(f"could not register {assignment} in the gradebook:\n{outcome.get('log')}")
+            pass
+    outcome = api.generate_assignment(assignment, force=True, create=True)
+    if not outcome.get("success"):
+        print(f"error: could not register {assignment} in the gradebook "
+              f"(nbgrader generate_assignment):\n{outcome.get('log')}", file=sys.stderr)
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -47,8 +47,25 @@ def find_tasks(course: Course, assignment: str, students: Iterable[str] | None =
     for nb in sorted(root.glob(f"*/{assignment}/{assignment}.ipynb")):
         student = nb.parent.parent.name
         if wanted is None or student in wanted:
-            tasks.append(Task(student, nb, course.results_dir(assignment) / f"{student}.json"))
+            tasks.append(task_for(course, assignment, student))
     return tasks
+
+
+def grade_task(task: Task, assignment: str, *, course: Course | None, profile: config.Profile,
+               threads: int | None = None, gpu=None, sandbox: bool = True) -> GradeResult:
+    """Grade one submission and save its result beside the digest it was graded from."""
+    digest = task.digest()
+    result = grade_notebook(task.notebook, assignment, course=course, profile=profile,
+                            threads=threads, gpu=gpu, sandbox=sandbox)
+    result.extra["submission_sha256"] = digest
+    result.extra["student"] = task.student
+    result.save(task.result_path)
+    return result
+
+
+def task_for(course: Course, assignment: str, student: str) -> Task:
+    return Task(student, course.submitted_notebook(student, assignment),
+                course.results_dir(assignment) / f"{student}.json")
 
 
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
@@ -63,14 +80,9 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
     threads = config.threads_for(profile, jobs)
 
     def one(task: Task) -> GradeResult:
-        digest = task.digest()
         with leased(slots) as slot:
-            result = grade_notebook(task.notebook, assignment, course=course, profile=profile,
-                                    threads=threads, gpu=slot, sandbox=sandbox)
-        result.extra["submission_sha256"] = digest
-        result.extra["student"] = task.student
-        result.save(task.result_path)
-        return result
+            return grade_task(task, assignment, course=course, profile=profile, threads=threads,
+                              gpu=slot, sandbox=sandbox)
 
     failures = 0
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress)

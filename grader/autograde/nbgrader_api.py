@@ -7,6 +7,12 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from .preprocessors import ADD_GUIDES, APPLY, RECORD, STRIP_GUIDES
+
+
+class UnsafeConfig(RuntimeError):
+    """The course's nbgrader_config.py would let nbgrader run student code in its own kernel."""
+
 
 def load_config(root: Path, overrides: Config | None = None) -> Config:
     config = Config()
@@ -28,23 +34,23 @@ def make_api(root: Path, overrides: Config | None = None):
     return NbGraderAPI(coursedir, config=config)
 
 
-def autograde_config(results_dir: Path) -> Config:
-    """Autograde without executing anything: our trusted results replace nbgrader's Execute."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (
-        AssignLatePenalties,
-        CheckCellMetadata,
-        IgnorePattern,
-        LimitOutput,
-        SaveAutoGrades,
-    )
+def _names(chain) -> list[str]:
+    return [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}" for p in chain]
 
-    from .preprocessor import ApplyGraderResults
 
-    c = Config()
-    c.Autograde.autograde_preprocessors = [
-        ApplyGraderResults, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
-    ]
-    c.ApplyGraderResults.results_dir = str(results_dir)
-    return c
+def check_chain(config: Config, root: Path) -> None:
+    """Refuse a course whose config does not route autograde and feedback through the grader.
+
+    Without it nbgrader's default chain would execute submissions in its own kernel
+    (no sandbox, no hidden tests) and overwrite the real grades.
+    """
+    chain = _names(config.Autograde.get("autograde_preprocessors", []))
+    feedback = _names(config.GenerateFeedback.get("preprocessors", []))
+    missing = [p for p in (APPLY, RECORD, ADD_GUIDES) if p not in chain]
+    if missing or STRIP_GUIDES not in feedback or any(p.endswith(".Execute") for p in chain):
+        raise UnsafeConfig(
+            f"{root / 'nbgrader_config.py'} does not route nbgrader's autograde through the "
+            "grader (Autograde.autograde_preprocessors must start with ApplyGraderResults and "
+            "hold RecordHiddenScores and AddMarkingGuides; GenerateFeedback.preprocessors must "
+            "start with StripMarkingGuides): copy those lines from this repository's "
+            "nbgrader_config.py")

@@ -1,32 +1,35 @@
-"""nbgrader preprocessor that writes the trusted grader's results into the notebook.
+"""Stands where nbgrader's ``Execute`` would: the sandboxed grader's result becomes outputs.
 
-It stands where nbgrader's ``Execute`` would: instead of running the notebook (and its
-tests) in the student's kernel, it reads the result that the sandboxed grading produced
-and turns it into cell outputs, which ``SaveAutoGrades`` then scores as usual.
+Instead of running the notebook (and its tests) in the student's kernel, it takes the
+result that sandboxed grading produced for exactly this submission (``python -m grader
+autograde`` grades a class in parallel first) and turns it into cell outputs, which
+``SaveAutoGrades`` then scores as usual. Where no such result exists (plain ``nbgrader
+autograde``, formgrader's Autograde button) it grades the submission now, in the sandbox,
+or refuses with a message naming ``python -m grader autograde``.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..grade.results import GradeResult
-from ..notebooks import cells
-from .render import confusion_output, hidden_summary_html, hidden_summary_text
+from ...course import Course
+from ...grade.results import GradeResult
+from ...notebooks import cells
+from ..render import confusion_output, hidden_summary_html, hidden_summary_text
+from . import course_of
+
+RESULT_KEY = "grader_result"   # where the chain's later preprocessors find the result
 
 
 class ApplyGraderResults(NbGraderPreprocessor):
-    results_dir = Unicode("", help="Folder of per-student GradeResult JSON files").tag(config=True)
+    course_root = Unicode("", help="The course directory (default: CourseDirectory.root)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        student = resources["nbgrader"]["student"]
-        path = Path(self.results_dir) / f"{student}.json"
-        if not path.exists():
-            raise FileNotFoundError(f"no grading result for student {student!r} at {path}")
-        result = GradeResult.load(path)
+        info = resources["nbgrader"]
+        result = self.result_for(course_of(self), info["assignment"], info["student"])
+        resources[RESULT_KEY] = result
         runs = {c.index: c for c in result.cells}
         by_gid: dict[str, list] = {}
         for t in result.tests:
@@ -52,6 +55,26 @@ class ApplyGraderResults(NbGraderPreprocessor):
                     if picture is not None:
                         cell.outputs.append(picture)
         return nb, resources
+
+    def result_for(self, course: Course, assignment: str, student: str) -> GradeResult:
+        """The saved result of this very submission, or a fresh sandboxed grading of it."""
+        from ... import config
+        from ...sandbox import isolation
+        from ..batch import grade_task, task_for
+
+        task = task_for(course, assignment, student)
+        if not task.notebook.exists():
+            raise FileNotFoundError(f"no submission of {assignment} for {student} at {task.notebook}")
+        if task.is_done():
+            return GradeResult.load(task.result_path)
+        if not isolation.available():
+            raise RuntimeError(
+                f"refusing to grade {student}/{assignment} without the worker sandbox "
+                f"({isolation.probe()}); run `python -m grader autograde {assignment}` "
+                "(its --unsandboxed accepts the risk)")
+        self.log.warning("grading %s/%s now, in the sandbox (python -m grader autograde %s "
+                         "grades a whole class in parallel)", student, assignment, assignment)
+        return grade_task(task, assignment, course=course, profile=config.resolve_profile("auto"))
 
     @staticmethod
     def _run_outputs(cell, run) -> None:

@@ -2,15 +2,20 @@
 
 Three simulated students per problem set show the whole pipeline on a fresh machine:
 ``demo-reference`` (the instructor's answers), ``demo-blank`` (the release untouched) and
-``demo-partial`` (a few plausible mistakes).
+``demo-partial`` (a few plausible mistakes). They live in a throwaway course under
+``out/demo/`` with its own gradebook, so the real course never sees them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import warnings
+from pathlib import Path
 
 from . import PROBLEM_SETS
-from .course import Course
+from .course import Course, resolve_assignment
 from .samples import Substitutions, build_submission, write_submission
 
 # A few plausible mistakes per set (exact substitutions on the reference answers).
@@ -37,32 +42,76 @@ PARTIAL: dict[str, Substitutions] = {
 
 
 def main(*, jobs: int = 2, assignments: list[str] | None = None,
-         course: Course | None = None, unsandboxed: bool = False) -> int:
+         course: Course | None = None, unsandboxed: bool = False,
+         out: Path | None = None) -> int:
+    """Run the demo in a throwaway course (``out/demo/`` of ``course``), never in ``course``.
+
+    Its gradebook, ``submitted/``, ``autograded/`` and ``feedback/`` live in the throwaway
+    course only, so ``nbgrader export`` and ``release_feedback`` of the real course never
+    see the demo students; a rerun starts from scratch.
+    """
     from .autograde import main as autograde
     from .release import main as release
     from .report.table import render
 
-    course = course or Course.from_env()
-    names = assignments or [a for a in PROBLEM_SETS if course.source_notebook(a).exists()]
-    if release(assignments=names, course=course):
-        return 1
-    for ps in names:
-        for student, kwargs in (("demo-reference", {}), ("demo-blank", {"answers": "blank"}),
-                                ("demo-partial", {"substitutions": PARTIAL.get(ps, {})})):
-            write_submission(build_submission(ps, course=course, **kwargs), course.root, student, ps)
-    status = 0
-    for ps in names:
-        print(f"\n== {ps}")
-        status |= autograde(assignment=ps, jobs=jobs, course=course, unsandboxed=unsandboxed)
-    print("\n== grade table (from the gradebook)")
-    print(render(("student", *names, "total"), _gradebook_rows(course, names)))
+    real = course or Course.from_env()
+    names = [resolve_assignment(a) for a in assignments] if assignments else [
+        a for a in PROBLEM_SETS if real.source_notebook(a).exists()]
+    demo = _throwaway_course(real, names, out or real.root / "out" / "demo")
+    print(f"demo course (throwaway): {demo.root}")
+    with _demo_env(demo):
+        if release(assignments=names, course=demo):
+            return 1
+        for ps in names:
+            for student, kwargs in (("demo-reference", {}), ("demo-blank", {"answers": "blank"}),
+                                    ("demo-partial", {"substitutions": PARTIAL.get(ps, {})})):
+                write_submission(build_submission(ps, course=demo, **kwargs), demo.root, student, ps)
+        status = 0
+        for ps in names:
+            print(f"\n== {ps}")
+            status |= autograde(assignment=ps, jobs=jobs, course=demo, unsandboxed=unsandboxed)
+        print("\n== grade table (from the demo's gradebook; written answers wait for manual grading)")
+        print(render(("student", *names, "total"), _gradebook_rows(demo, names)))
+        print(f"\nfeedback: {demo.root / 'feedback'}  (delete {demo.root} when done)")
     return status
 
 
+def _throwaway_course(real: Course, names: list[str], root: Path) -> Course:
+    """A fresh course at ``root``: the real course's config and the chosen source notebooks."""
+    root = root.resolve()
+    if root == real.root.resolve():
+        raise ValueError(f"the demo course must not be the real course ({root})")
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    shutil.copy2(real.root / "nbgrader_config.py", root / "nbgrader_config.py")
+    for ps in names:
+        shutil.copytree(real.source_notebook(ps).parent, root / "source" / ps)
+    return Course(root)
+
+
+@contextlib.contextmanager
+def _demo_env(demo: Course):
+    """The demo's own gradebook and course id, whatever the instructor's environment says."""
+    keys = {"NBGRADER_DB_URL": f"sqlite:///{demo.root / 'gradebook.db'}",
+            "COURSE_ID": "intro-dl-demo", "GRADER_COURSE_ROOT": str(demo.root)}
+    before = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _gradebook_rows(course: Course, names: list[str]) -> list[tuple]:
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
     from .autograde.nbgrader_api import make_api
+    from .autograde.standing import Standing, standing
 
     warnings.filterwarnings("ignore", module="nbgrader")
     api = make_api(course.root)
@@ -70,14 +119,13 @@ def _gradebook_rows(course: Course, names: list[str]) -> list[tuple]:
     with Gradebook(api.coursedir.db_url, course_id=api.coursedir.course_id) as gb:
         for student in sorted(s.id for s in gb.students):
             row: list[object] = [student]
-            total = maximum = 0.0
+            total = Standing(0.0, 0.0, 0.0)
             for ps in names:
-                try:
-                    sub = gb.find_submission(ps, student)
-                    row.append(f"{sub.score:g}/{sub.max_score:g}")
-                    total, maximum = total + sub.score, maximum + sub.max_score
-                except MissingEntry:
-                    row.append("-")
-            row.append(f"{total:g}/{maximum:g}")
+                now = standing(gb, ps, student)
+                row.append(now.describe() if now else "-")
+                if now:
+                    total = Standing(total.score + now.score, total.max_score + now.max_score,
+                                     total.manual_pending + now.manual_pending)
+            row.append(total.describe())
             rows.append(tuple(row))
     return rows

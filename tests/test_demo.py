@@ -32,3 +32,23 @@ def test_demo_runs_the_pipeline_and_prints_the_grade_table(tmp_path, capsys):
     assert rows["demo-blank"] == "0/33"
     partial = float(rows["demo-partial"].split("/")[0])
     assert 0 < partial < 33
+    # the demo lives in its own throwaway course: the real one gains no gradebook, no
+    # submissions, no release (issue 11: demo students polluted export and release_feedback)
+    assert not (course.root / "gradebook.db").exists()
+    assert not (course.root / "submitted").exists() and not (course.root / "release").exists()
+    demo_root = course.root / "out" / "demo"
+    assert (demo_root / "gradebook.db").exists()
+    assert (demo_root / "feedback" / "demo-blank" / "ps1_tensors" / "ps1_tensors.html").exists()
+
+
+@pytest.mark.slow
+def test_demo_reference_answers_the_written_question_which_waits_for_a_person(tmp_path, capsys):
+    course = Course(make_course(tmp_path / "course", ["ps2_gradients"]))
+    assert demo(jobs=2, assignments=["ps2"], course=course) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("grade table"):]
+    ref = next(line for line in table.splitlines() if line.startswith("demo-reference"))
+    assert "29/32 (3 to grade by hand)" in ref, ref
+    submitted = (course.root / "out" / "demo" / "submitted" / "demo-reference" / "ps2_gradients"
+                 / "ps2_gradients.ipynb").read_text()
+    assert "28}{3}" in submitted and "Marking guide" not in submitted

@@ -4,6 +4,7 @@ Every path can be moved without editing this file:
 
 - ``COURSE_ID``               course id used by the exchange (default ``intro-dl``)
 - ``NBGRADER_EXCHANGE_ROOT``  where ``nbgrader release_assignment``/``submit`` exchange files
+                              (default: nbgrader's own, as in ``deploy/student/nbgrader_config.py``)
 - ``NBGRADER_DB_URL``         the gradebook (default: ``gradebook.db`` in the course root)
 
 The grader (``python -m grader``) reads the same file, so instructors configure one place.
@@ -25,7 +26,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # A submitted notebook is capped so that a copy of a test set cannot ride along inside it.
 c.CourseDirectory.max_file_size = 5_000  # kilobytes, per file
 
-c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/usr/local/share/nbgrader/exchange")
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

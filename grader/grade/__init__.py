@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -50,9 +51,8 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
     if sandbox and not isolation.available():
         print(f"WARNING: grading WITHOUT the sandbox: {isolation.probe()}", file=sys.stderr)
         sandbox = False
-    if not quiet:
-        print(f"grading {path} as {assignment} ...", file=sys.stderr)
-    result = grade_notebook(path, assignment, device=device, sandbox=sandbox)
+    with _progress(f"{path.name} as {assignment}", quiet) as step:
+        result = grade_notebook(path, assignment, device=device, sandbox=sandbox, progress=step)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result.to_gradescope(), indent=2) + "\n")
@@ -68,3 +68,22 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
         print(f"score {result.percent:.1f}% is under --fail-under {fail_under:g}%", file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _progress(label: str, quiet: bool):
+    """A progress bar on stderr: which step of the grading runs now, and how many remain."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, desc=f"grading {label}", unit="step", disable=quiet, file=sys.stderr,
+               bar_format="{desc}: {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
+
+    def step(done: int, total: int, what: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(what[:60])
+
+    try:
+        yield step
+    finally:
+        bar.close()

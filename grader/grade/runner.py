@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,14 +156,17 @@ def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str | Non
 def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                    course: Course | None = None, profile: config.Profile | None = None,
                    gpu: GpuSlot | None = None, only: set[str] | None = None,
-                   threads: int | None = None, sandbox: bool = True) -> GradeResult:
+                   threads: int | None = None, sandbox: bool = True,
+                   progress: Callable[[int, int, str], None] | None = None) -> GradeResult:
     """Grade one submission.
 
     ``only`` limits grading to some grade_ids or hidden-test names (debugging, corpora,
     calibration); a hidden test picked by name runs without that grade_id's public test.
     ``sandbox=False`` runs the worker without bubblewrap (a student's own check on a
     machine without it); the result says so in ``sandboxed`` and in its notes.
+    ``progress(done, total, what)`` hears of each step (a ps5 grading takes minutes).
     """
+    progress = progress or (lambda done, total, what: None)
     course = course or Course.from_env()
     path = Path(path)
     profile = profile or config.resolve_profile(device)
@@ -192,6 +196,9 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                                     "memory_fraction": gpu.memory_fraction}
     session = Session([c.source for c in restored.cells], limits)
     runner = TestRunner()
+    publics = [c for c in source_nb.cells if nbcells.is_public_test(c)]
+    steps = 1 + len(publics) + len(tests)
+    progress(0, steps, f"running the notebook ({len(restored.cells)} cells)")
     cell_errors = runner.cell_errors
     try:
         try:
@@ -214,10 +221,9 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
 
         names = [nbcells.grade_id(c) for c in source_nb.cells if nbcells.is_code_solution(c)]
         public_ns = StudentNamespace(session, names, sync=True).as_dict()
-        for cell in source_nb.cells:
-            if not nbcells.is_public_test(cell):
-                continue
+        for n, cell in enumerate(publics):
             gid = nbcells.grade_id(cell) or ""
+            progress(1 + n, steps, f"public test {gid}")
             target = gid.removeprefix("test_")
             if only is not None and target not in only:
                 continue
@@ -237,7 +243,8 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
         behaviour = {t.grade_id for t in tests if t.kind != "static"}
         # Behaviour first: a rule about *how* an answer is computed only earns points for
         # an answer that works (a blank cell trivially has no loops).
-        for test in sorted(tests, key=lambda t: t.kind == "static"):
+        for n, test in enumerate(sorted(tests, key=lambda t: t.kind == "static")):
+            progress(1 + len(publics) + n, steps, f"hidden test {test.name}")
             if (test.kind == "static" and test.grade_id in behaviour
                     and earned.get(test.grade_id, 0.0) <= 0.0):
                 result.tests.append(TestResult(
@@ -267,6 +274,7 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
         result.tests.sort(key=lambda t: (t.kind != "public", order.get(t.name, -1)))
     finally:
         session.close()
+    progress(steps, steps, "done")
     result.extra["worker_starts"] = session.starts
     if session.ready_s is not None:  # where the time went, for benchmarks and the GPU check
         result.extra["worker_ready_seconds"] = round(session.ready_s, 2)

@@ -160,8 +160,9 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
                    progress: Callable[[int, int, str], None] | None = None) -> GradeResult:
     """Grade one submission.
 
-    ``only`` limits grading to some grade_ids or hidden-test names (debugging, corpora,
-    calibration); a hidden test picked by name runs without that grade_id's public test.
+    ``only`` limits grading to some grade_ids or test names (debugging, corpora,
+    calibration); a test picked by name (``"public: test_predict"`` or a hidden test's
+    name) runs alone, without the rest of its grade_id.
     ``sandbox=False`` runs the worker without bubblewrap (a student's own check on a
     machine without it); the result says so in ``sandboxed`` and in its notes.
     ``progress(done, total, what)`` hears of each step (a ps5 grading takes minutes).
@@ -225,7 +226,7 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
             gid = nbcells.grade_id(cell) or ""
             progress(1 + n, steps, f"public test {gid}")
             target = gid.removeprefix("test_")
-            if only is not None and target not in only:
+            if only is not None and target not in only and f"public: {gid}" not in only:
                 continue
 
             def body(src=cell.source, gid=gid):

@@ -28,8 +28,9 @@ from pathlib import Path
 import nbformat
 
 from grader import config
+from grader.autograde.gpu_slots import GpuSlots, leased
 from grader.baselines import baseline
-from grader.grade.gpu_slots import GpuSlot, GpuSlots, leased
+from grader.config import GpuSlot
 from grader.grade.runner import grade_notebook
 from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST
 from grader.samples import build_submission

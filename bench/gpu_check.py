@@ -37,11 +37,11 @@ import torch
 from calibrate_threshold import PS, SANDBOX, calibrate, suggest
 
 from grader import config
+from grader.autograde.gpu_slots import GpuSlots, leased, visible_devices
 from grader.baselines import baseline
-from grader.grade.gpu_slots import GpuSlots, leased, visible_devices
-from grader.grade.results import GradeResult
 from grader.grade.runner import grade_notebook
 from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST
+from grader.results import GradeResult
 from grader.samples import build_submission
 from grader.sandbox import isolation
 

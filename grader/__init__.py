@@ -6,7 +6,12 @@ trust boundary), ``hidden`` (hidden tests per problem set), ``grade`` (one noteb
 ``autograde`` (a course batch into nbgrader's gradebook), ``report`` (JSON, JUnit, tables).
 """
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# This checkout: the default course directory, and where the reference notebooks live.
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PROBLEM_SETS: tuple[str, ...] = (
     "ps1_tensors",

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     elif verb == "autograde":
         from .autograde import main as run
     elif verb == "report":
-        from .report.class_report import main as run
+        from .autograde.class_report import main as run
     elif verb == "fetch-data":
         from .data.mnist import main as run
     elif verb == "release":

@@ -54,6 +54,15 @@ class Profile:
         return budget_s * 1.2 + 2
 
 
+@dataclass(frozen=True)
+class GpuSlot:
+    """One worker's share of a GPU (handed out by ``autograde.gpu_slots``)."""
+
+    device: str              # the CUDA_VISIBLE_DEVICES value for the worker: one card
+    memory_fraction: float   # of that card's memory, for torch's per-process cap
+    index: int               # which share of that card (0 .. per_gpu - 1)
+
+
 # Threshold and floor per profile come from bench/calibrate_threshold.py (docs/threshold.md):
 # the lecture CNN passes in at least 19 of 20 seeds, a 784-256-10 MLP fails.
 PROFILES: dict[str, Profile] = {

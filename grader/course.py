@@ -12,9 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PROBLEM_SETS
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from . import PROBLEM_SETS, REPO_ROOT
 
 
 class UnknownAssignment(ValueError):

@@ -110,8 +110,8 @@ def _demo_env(demo: Course):
 def _gradebook_rows(course: Course, names: list[str]) -> list[tuple]:
     from nbgrader.api import Gradebook
 
+    from .autograde.gradebook import Standing, standing
     from .autograde.nbgrader_api import make_api
-    from .autograde.standing import Standing, standing
 
     warnings.filterwarnings("ignore", module="nbgrader")
     api = make_api(course.root)

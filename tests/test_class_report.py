@@ -19,18 +19,13 @@ from conftest import make_course
 from nbgrader.api import Gradebook
 
 from grader.autograde import main as autograde
+from grader.autograde.class_report import main
+from grader.autograde.gradebook import read_gradebook
 from grader.autograde.nbgrader_api import make_api
 from grader.course import Course
 from grader.notebooks import cells
 from grader.release import main as release
-from grader.report.class_report import (
-    CellGrade,
-    StudentRow,
-    draw,
-    main,
-    read_gradebook,
-    summarise,
-)
+from grader.report.class_report import CellGrade, StudentRow, draw, summarise
 from grader.samples import build_submission, write_submission
 
 PS = "ps1_tensors"

@@ -13,6 +13,7 @@ import pytest
 
 from grader import config
 from grader.grade.runner import grade_notebook
+from grader.report.gradescope import gradescope_json
 from grader.samples import build_submission
 
 PS = "ps1_tensors"
@@ -177,6 +178,6 @@ def test_oversized_submission_is_refused(tmp_path):
 @pytest.mark.slow
 def test_grading_twice_gives_identical_json(tmp_path):
     nb = build_submission(PS, substitutions={"take_columns": [("start:stop]", "start:stop + 1]")]})
-    a = _grade(tmp_path, nb, "twice").to_gradescope(timings=False)
-    b = _grade(tmp_path, nb, "twice").to_gradescope(timings=False)
+    a = gradescope_json(_grade(tmp_path, nb, "twice"), timings=False)
+    b = gradescope_json(_grade(tmp_path, nb, "twice"), timings=False)
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from grader import config
-from grader.grade.gpu_slots import HEADROOM, GpuSlots, leased, visible_devices
+from grader.autograde.gpu_slots import HEADROOM, GpuSlots, leased, visible_devices
 
 
 def test_shares_spread_round_robin_over_the_cards():

@@ -25,11 +25,11 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
          unsandboxed: bool = False) -> int:
     from nbgrader.api import Gradebook
 
-    from ..report.table import render
+    from ..report.table import points, render
     from ..sandbox import isolation
     from .batch import find_tasks, grade_all
+    from .gradebook import standing
     from .nbgrader_api import UnsafeConfig, check_chain, make_api
-    from .standing import points, standing
 
     assignment = resolve_assignment(assignment)
     if not unsandboxed and not isolation.available():

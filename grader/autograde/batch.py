@@ -16,9 +16,9 @@ from tqdm import tqdm
 
 from .. import config
 from ..course import Course
-from ..grade.gpu_slots import GpuSlots, leased
-from ..grade.results import GradeResult
 from ..grade.runner import grade_notebook
+from ..results import GradeResult
+from .gpu_slots import GpuSlots, leased
 
 
 @dataclass

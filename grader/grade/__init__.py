@@ -21,6 +21,7 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
     bubblewrap is missing (a laptop): it does, and says so on stderr, in the table and in
     the JSON (``extra_data.sandboxed``).
     """
+    from ..report.gradescope import gradescope_json
     from ..report.junit import write_junit
     from ..report.markdown import markdown_summary
     from ..report.table import result_table
@@ -55,7 +56,7 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
         result = grade_notebook(path, assignment, device=device, sandbox=sandbox, progress=step)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result.to_gradescope(), indent=2) + "\n")
+        json_out.write_text(json.dumps(gradescope_json(result), indent=2) + "\n")
     if junit_out is not None:
         write_junit(result, junit_out)
     if summary_out is not None:   # appended: CI job summaries collect several steps

@@ -18,16 +18,16 @@ import nbformat
 import torch
 
 from .. import config
+from ..config import GpuSlot
 from ..course import Course
 from ..hidden import hidden_rules_for, hidden_tests_for
 from ..hidden.framework import Fail, HiddenTest, seed_for
 from ..notebooks import cells as nbcells
 from ..notebooks.restore import restore
 from ..notebooks.solutions import load_reference_module
+from ..results import CellRun, GradeResult, TestResult
 from ..sandbox.client import RuleBroken, StudentError, SubmissionTimeout, WorkerFault, WorkerTimeout
-from .gpu_slots import GpuSlot
 from .public import public_globals
-from .results import CellRun, GradeResult, TestResult
 from .session import Session, StudentNamespace
 
 

@@ -6,7 +6,6 @@ unlabelled evaluation images; labels, the seed and the test split stay here.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -80,35 +79,6 @@ def evaluate(predictions: torch.Tensor, labels: torch.Tensor) -> Evaluation:
     confusion.index_put_((labels.long(), pred), torch.ones_like(pred), accumulate=True)
     accuracy = float((predictions.long() == labels.long()).float().mean())
     return Evaluation(accuracy, confusion.tolist())
-
-
-def confusion_png(confusion: list[list[int]], title: str) -> bytes:
-    """A confusion matrix picture for the student's feedback."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=110)
-    counts = torch.tensor(confusion, dtype=torch.float)
-    rates = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
-    im = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)  # matplotlib wants arrays
-    for i in range(10):
-        for j in range(10):
-            if counts[i, j] and (i != j or rates[i, j] < 0.995):
-                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if rates[i, j] > 0.6 else "black")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
-    ax.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def hand_over(ctx, trained, what: str, *, max_parameters: int | None = None):

@@ -57,7 +57,7 @@ def normalize_file(path: Path) -> bool:
 
 def main(*, paths: list[Path] | None = None, check: bool = False) -> int:
     """``python -m grader normalize [--check] [PATHS]`` (default: every source notebook)."""
-    from ..course import REPO_ROOT
+    from .. import REPO_ROOT
 
     files: list[Path] = []
     for p in paths or [REPO_ROOT / "source"]:

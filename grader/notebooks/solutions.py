@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..course import REPO_ROOT
+from .. import REPO_ROOT
 from . import cells
 
 

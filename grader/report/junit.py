@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..grade.results import GradeResult
+from ..results import GradeResult
 
 
 def to_junit(result: GradeResult) -> ET.ElementTree:

@@ -6,7 +6,7 @@ feedback; no hidden test's inputs or the reference.
 
 from __future__ import annotations
 
-from ..grade.results import GradeResult
+from ..results import GradeResult
 
 
 def _cell(text: str) -> str:
@@ -16,7 +16,7 @@ def _cell(text: str) -> str:
 def markdown_summary(result: GradeResult, *, fail_under: float | None = None) -> str:
     """A heading with the total and a table of tests.
 
-    >>> from ..grade.results import TestResult
+    >>> from ..results import TestResult
     >>> r = GradeResult("ps1_tensors", "ps1.ipynb", tests=[TestResult("t", "g", 1, 2, "half")])
     >>> print(markdown_summary(r).splitlines()[0])
     ### ps1_tensors: 1 / 2 points (50.0%)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from ..grade.results import GradeResult
+from ..results import GradeResult
 
 MESSAGE_WIDTH = 72
 
@@ -37,10 +37,17 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def points(value: float) -> str:
+    """Points for people: at most two decimals, no trailing zeros.
+
+    >>> points(19.0347), points(131.036), points(3.0)
+    ('19.03', '131.04', '3')
+    """
+    return f"{round(value + 0.0, 2):.2f}".rstrip("0").rstrip(".")
+
+
 def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
-    return str(value)
+    return points(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
 def result_table(result: GradeResult) -> str:

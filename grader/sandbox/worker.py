@@ -49,7 +49,12 @@ class _CappedIO(io.StringIO):
         return text
 
 
-class Worker:
+class RequestLoop:
+    """The worker's side of the protocol: read a request, answer it, wait for the next.
+
+    (The trusted side's handle on this process is ``client.Worker``.)
+    """
+
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd, self.wfd = rfd, wfd
         self.handles: dict[int, Any] = {}
@@ -281,7 +286,7 @@ def main() -> None:
     _limit_processes()
     _forget_grader()
     _configure_torch()
-    worker = Worker(rfd, wfd)
+    worker = RequestLoop(rfd, wfd)
     worker.serve()
     os._exit(0)
 

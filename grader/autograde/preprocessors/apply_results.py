@@ -15,9 +15,9 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 from ...course import Course
-from ...grade.results import GradeResult
 from ...notebooks import cells
-from ..render import confusion_output, hidden_summary_html, hidden_summary_text
+from ...report.feedback import confusion_output, hidden_summary_html, hidden_summary_text
+from ...results import GradeResult
 from . import course_of
 
 RESULT_KEY = "grader_result"   # where the chain's later preprocessors find the result

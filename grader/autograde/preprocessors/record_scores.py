@@ -12,7 +12,7 @@ from __future__ import annotations
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from ...grade.results import GradeResult
+from ...results import GradeResult
 from .apply_results import RESULT_KEY
 
 

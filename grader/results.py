@@ -1,4 +1,8 @@
-"""Typed results of grading one notebook, and their JSON form (Gradescope's results.json)."""
+"""Typed results of grading one notebook, and how a batch keeps them on disk (plain JSON).
+
+Every layer above the grading of one notebook reads these types: the course batch, the
+nbgrader chain, and the presentation package ``report`` (tables, JUnit, Gradescope JSON).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-# Facts that vary from run to run like timings (left out of ``to_gradescope(timings=False)``).
-MEASUREMENTS = {"worker_stats", "worker_ready_seconds", "notebook_seconds", "gpu_slot"}
 
 
 @dataclass
@@ -70,40 +71,6 @@ class GradeResult:
             s, m = totals.get(t.grade_id, (0.0, 0.0))
             totals[t.grade_id] = (round(s + t.score, 4), round(m + t.max_score, 4))
         return totals
-
-    def to_gradescope(self, *, timings: bool = True) -> dict[str, Any]:
-        """Gradescope's results.json, with our own facts under ``extra_data``."""
-        tests = []
-        for t in self.tests:
-            row: dict[str, Any] = {
-                "name": t.name,
-                "score": t.score,
-                "max_score": t.max_score,
-                "output": t.output,
-                "visibility": t.visibility,
-                "extra_data": {"grade_id": t.grade_id, "kind": t.kind, **t.extra},
-            }
-            if timings:
-                row["extra_data"]["seconds"] = round(t.seconds, 3)
-            tests.append(row)
-        out: dict[str, Any] = {
-            "score": self.score,
-            "max_score": self.max_score,
-            "output": "\n".join(self.notes),
-            "visibility": "visible",
-            "tests": tests,
-            "extra_data": {
-                "assignment": self.assignment,
-                "notebook": self.notebook,
-                "profile": self.profile,
-                "device": self.device,
-                "cells_failed": [c.index for c in self.cells if not c.ok],
-                **{k: v for k, v in self.extra.items() if timings or k not in MEASUREMENTS},
-            },
-        }
-        if timings:
-            out["execution_time"] = round(self.execution_time, 3)
-        return out
 
     def to_json(self) -> dict[str, Any]:
         """Everything, for the course batch to resume from (plain data, no pickle)."""

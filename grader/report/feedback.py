@@ -8,7 +8,7 @@ from typing import Any
 
 import nbformat
 
-from ..grade.results import TestResult
+from ..results import TestResult
 
 
 def hidden_summary_text(tests: list[TestResult]) -> str:
@@ -35,7 +35,7 @@ def confusion_output(extra: dict[str, Any]):
     """ps5: the confusion matrix on the evaluation set as a PNG output, with what it means."""
     if "confusion" not in extra:
         return None
-    from ..hidden.mnist_eval import confusion_png
+    from .pictures import confusion_png
 
     png = confusion_png(extra["confusion"], f"evaluation set: {100 * extra['accuracy']:.2f}%")
     caption = (f"Evaluation set: {extra.get('evaluation', '')}. Accuracy {100 * extra['accuracy']:.2f}% "

@@ -15,16 +15,10 @@ import os
 import queue
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+
+from ..config import GpuSlot
 
 HEADROOM = 0.95   # the CUDA context and the allocator's own bookkeeping live outside the share
-
-
-@dataclass(frozen=True)
-class GpuSlot:
-    device: str              # the CUDA_VISIBLE_DEVICES value for the worker: one card
-    memory_fraction: float   # of that card's memory, for torch's per-process cap
-    index: int               # which share of that card (0 .. per_gpu - 1)
 
 
 class GpuSlots:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import PROBLEM_SETS
+from .config import Settings
 from .course import UnknownAssignment, resolve_assignment
 
 SETS = ", ".join(f"{ps.split('_', 1)[0]} = {ps}" for ps in PROBLEM_SETS)
@@ -149,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = vars(_parser().parse_args(argv))
     verb = args.pop("verb")
+    # The one place a run's settings are resolved from the environment; passed down.
+    settings = Settings.from_env()
+    if verb in ("grade", "autograde", "report", "release", "demo"):
+        args["settings"] = settings
+    if verb == "fetch-data" and args.get("root") is None:
+        args["root"] = settings.data_root
     if verb == "grade":
         from .grade import main as run
     elif verb == "autograde":

@@ -1,21 +1,118 @@
-"""Grading settings in one place: profiles, the MNIST threshold.
+"""Grading settings in one place: what a run reads from outside, profiles, the threshold.
 
+``Settings`` is everything a run of the grader takes from its surroundings (the course
+directory, the data root, the seeds), resolved once, from the environment, by the command
+line, and passed down; ``ENVIRONMENT`` lists every environment variable the course reads,
+and ``Settings.from_env`` is the only place in the package that reads one of ours.
 Profiles differ only in how much time and which device a submission gets. Every timeout
 and resource limit of a worker is a field of ``sandbox.limits.Limits``; a profile holds
-one ``Limits`` and ``limits_for`` adapts it to one worker (GPU slot, threads, sandbox). The MNIST
-threshold numbers come from ``bench/calibrate_threshold.py`` (see docs/threshold.md).
+one ``Limits`` and ``limits_for`` adapts it to one worker (GPU slot, threads, sandbox). The
+MNIST threshold numbers come from ``bench/calibrate_threshold.py`` (see docs/threshold.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .course import Course
+from .data.mnist import default_root
 from .sandbox.limits import Limits
 
 SUBMISSION_MAX_BYTES = 5_000_000    # a notebook larger than this is not graded
-HIDDEN_SEED_BASE = int(os.environ.get("GRADER_HIDDEN_SEED", "20261126"))
+DEFAULT_HIDDEN_SEED = 20261126      # base of every hidden test's random inputs
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    read_by: str
+    meaning: str
+
+
+# Every environment variable the course reads, and who reads it (the README's table is
+# checked against this list). All are optional.
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar("COURSE_ID", "`nbgrader_config.py`, `deploy/student/nbgrader_config.py`",
+           "course id in the exchange (`intro-dl`)"),
+    EnvVar("NBGRADER_EXCHANGE_ROOT", "both configs",
+           "the exchange folder (`/usr/local/share/nbgrader/exchange`, nbgrader's default)"),
+    EnvVar("NBGRADER_DB_URL", "`nbgrader_config.py`",
+           "the gradebook (`sqlite:///<course>/gradebook.db`)"),
+    EnvVar("GRADER_COURSE_ROOT", "`grader/config.py` (`Settings`)",
+           "the course directory (the working directory when it holds `nbgrader_config.py` "
+           "and `source/`, else this checkout)"),
+    EnvVar("GRADER_DATA_ROOT", "`grader/config.py` (`Settings`)",
+           "where MNIST lives (`data/`; `fetch-data --root` too)"),
+    EnvVar("GRADER_EVAL_SEED", "`grader/config.py` (`Settings`)",
+           "ps5's secret evaluation seed (else `secrets/eval_seed`, git-ignored; else a public "
+           "seed, and results say so)"),
+    EnvVar("GRADER_HIDDEN_SEED", "`grader/config.py` (`Settings`)",
+           f"base seed of the hidden tests' random inputs (`{DEFAULT_HIDDEN_SEED}`)"),
+    EnvVar("GRADER_KEEP_TORCH", "`scripts/install.sh`",
+           "keep the machine's own torch (GPU runner) instead of a venv"),
+    EnvVar("GRADER_TORCH_INDEX", "`scripts/install.sh`",
+           "install torch from this wheel index (`https://download.pytorch.org/whl/cpu`: CPU-only builds)"),
+    EnvVar("JUPYTERHUB_USER", "`deploy/student/nbgrader_config.py`",
+           "the student id on JupyterHub"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run of the grader takes from outside its code, resolved once.
+
+    The command line builds one with ``from_env`` and hands it to the verb, which hands it
+    down; library functions called without one resolve it the same way, at call time
+    (never at import time).
+    """
+
+    course: Course
+    data_root: Path
+    hidden_seed: int = DEFAULT_HIDDEN_SEED
+    eval_seed_override: int | None = None   # GRADER_EVAL_SEED
+
+    @classmethod
+    def from_env(cls, *, course: Course | Path | None = None, data_root: Path | None = None,
+                 environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+        """Settings from the environment; ``course`` and ``data_root`` win over it.
+
+        >>> s = Settings.from_env(environ={"GRADER_HIDDEN_SEED": "7", "GRADER_DATA_ROOT": "/d"})
+        >>> s.hidden_seed, str(s.data_root)
+        (7, '/d')
+        """
+        env = os.environ if environ is None else environ
+        if course is None:
+            course = (Course(Path(env["GRADER_COURSE_ROOT"]).expanduser().resolve())
+                      if env.get("GRADER_COURSE_ROOT") else Course.find(cwd or Path.cwd()))
+        elif not isinstance(course, Course):
+            course = Course(Path(course).resolve())
+        if data_root is None:
+            data_root = (Path(env["GRADER_DATA_ROOT"]).expanduser()
+                         if env.get("GRADER_DATA_ROOT") else default_root())
+        seed = env.get("GRADER_EVAL_SEED")
+        return cls(course, Path(data_root), int(env.get("GRADER_HIDDEN_SEED") or DEFAULT_HIDDEN_SEED),
+                   int(seed) if seed else None)
+
+    def with_course(self, course: Course) -> Settings:
+        """The same settings for another course directory (the demo's throwaway course)."""
+        return dataclasses.replace(self, course=course)
+
+    def eval_seed(self) -> tuple[int, bool]:
+        """ps5's evaluation seed and whether it is the course offering's secret one."""
+        if self.eval_seed_override is not None:
+            return self.eval_seed_override, True
+        secret = self.course.root / "secrets" / "eval_seed"
+        if secret.exists():
+            return int(secret.read_text().strip()), True
+        return PUBLIC_EVAL_SEED, False
+
+    def private_paths(self) -> tuple[str, ...]:
+        """What no worker may ever see: the course and the data root (held-out digits)."""
+        return (str(self.course.root), str(self.data_root))
 
 
 @dataclass(frozen=True)
@@ -84,18 +181,6 @@ MNIST_MAX_SHIFT = 2
 PUBLIC_EVAL_SEED = 1234  # used only when no secret is configured (CI, laptops); says so
 
 
-def eval_seed(course_root) -> tuple[int, bool]:
-    """The evaluation seed and whether it is the course's secret one."""
-    from pathlib import Path
-
-    if os.environ.get("GRADER_EVAL_SEED"):
-        return int(os.environ["GRADER_EVAL_SEED"]), True
-    secret = Path(course_root) / "secrets" / "eval_seed"
-    if secret.exists():
-        return int(secret.read_text().strip()), True
-    return PUBLIC_EVAL_SEED, False
-
-
 def resolve_profile(device: str = "auto") -> Profile:
     """``auto`` picks the GPU profile when CUDA is usable in this process."""
     if device == "auto":
@@ -119,10 +204,10 @@ def threads_for(profile: Profile, jobs: int) -> int:
 
 def limits_for(profile: Profile, *, cuda_slot: str | None = None,
                memory_fraction: float | None = None, threads: int | None = None,
-               sandbox: bool = True, course_root=None) -> Limits:
-    """The profile's limits for one worker: its GPU slot, its threads, what it must never see."""
+               sandbox: bool = True, private_paths: tuple[str, ...] = ()) -> Limits:
+    """The profile's limits for one worker: its GPU slot, its threads, what it must never see
+    (``Settings.private_paths``; the sandbox refuses to bind anything that holds them)."""
     cuda = profile.device == "cuda"
-    private = tuple(str(p) for p in (course_root, _data_root()) if p is not None)
     return dataclasses.replace(
         profile.limits,
         # CUDA reserves address space the size of host plus device memory when it starts,
@@ -133,12 +218,5 @@ def limits_for(profile: Profile, *, cuda_slot: str | None = None,
         cuda_device=(cuda_slot or "0") if cuda else "",
         cuda_memory_fraction=memory_fraction,
         sandbox=sandbox,
-        private_paths=private,
+        private_paths=tuple(private_paths),
     )
-
-
-def _data_root():
-    """The MNIST root the trusted side reads (never bound into a worker)."""
-    from .data.mnist import default_root
-
-    return default_root()

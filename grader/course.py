@@ -8,7 +8,6 @@ is named instead of silently scoring 0.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +25,10 @@ class Course:
     root: Path = REPO_ROOT
 
     @classmethod
-    def from_env(cls) -> Course:
-        """``$GRADER_COURSE_ROOT``; else the working directory when it is a course (it has
-        ``nbgrader_config.py`` and ``source/``, as nbgrader expects); else this repository."""
-        if os.environ.get("GRADER_COURSE_ROOT"):
-            return cls(Path(os.environ["GRADER_COURSE_ROOT"]).resolve())
-        here = Path.cwd()
+    def find(cls, here: Path) -> Course:
+        """``here`` when it is a course (it has ``nbgrader_config.py`` and ``source/``, as
+        nbgrader expects); else this repository. (``config.Settings`` decides, with
+        ``GRADER_COURSE_ROOT`` first.)"""
         if (here / "nbgrader_config.py").exists() and (here / "source").is_dir():
             return cls(here.resolve())
         return cls(REPO_ROOT)
@@ -82,12 +79,11 @@ def grade_ids_of(path: Path) -> set[str]:
             if (c.get("metadata", {}).get("nbgrader") or {}).get("grade") or cells.is_code_solution(c)}
 
 
-def identify_notebook(path: Path, course: Course | None = None) -> str | None:
+def identify_notebook(path: Path, course: Course) -> str | None:
     """The problem set whose source shares most graded ``grade_id``s with this notebook.
 
     ``None`` when no set shares any (not an nbgrader notebook of this course).
     """
-    course = course or Course.from_env()
     mine = grade_ids_of(path) - {None}
     best, best_overlap = None, 0
     for ps in PROBLEM_SETS:

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from . import PROBLEM_SETS
+from .config import Settings
 from .course import Course, resolve_assignment
 from .samples import Substitutions, build_submission, write_submission
 
@@ -42,9 +43,9 @@ PARTIAL: dict[str, Substitutions] = {
 
 
 def main(*, jobs: int = 2, assignments: list[str] | None = None,
-         course: Course | None = None, unsandboxed: bool = False,
+         settings: Settings | None = None, unsandboxed: bool = False,
          out: Path | None = None) -> int:
-    """Run the demo in a throwaway course (``out/demo/`` of ``course``), never in ``course``.
+    """Run the demo in a throwaway course (``out/demo/`` of the settings' course), never in it.
 
     Its gradebook, ``submitted/``, ``autograded/`` and ``feedback/`` live in the throwaway
     course only, so ``nbgrader export`` and ``release_feedback`` of the real course never
@@ -54,13 +55,15 @@ def main(*, jobs: int = 2, assignments: list[str] | None = None,
     from .release import main as release
     from .report.table import render
 
-    real = course or Course.from_env()
+    settings = settings or Settings.from_env()
+    real = settings.course
     names = [resolve_assignment(a) for a in assignments] if assignments else [
         a for a in PROBLEM_SETS if real.source_notebook(a).exists()]
     demo = _throwaway_course(real, names, out or real.root / "out" / "demo")
+    in_demo = settings.with_course(demo)
     print(f"demo course (throwaway): {demo.root}")
     with _demo_env(demo):
-        if release(assignments=names, course=demo):
+        if release(assignments=names, settings=in_demo):
             return 1
         for ps in names:
             for student, kwargs in (("demo-reference", {}), ("demo-blank", {"answers": "blank"}),
@@ -69,7 +72,7 @@ def main(*, jobs: int = 2, assignments: list[str] | None = None,
         status = 0
         for ps in names:
             print(f"\n== {ps}")
-            status |= autograde(assignment=ps, jobs=jobs, course=demo, unsandboxed=unsandboxed)
+            status |= autograde(assignment=ps, jobs=jobs, settings=in_demo, unsandboxed=unsandboxed)
         print("\n== grade table (from the demo's gradebook; written answers wait for manual grading)")
         print(render(("student", *names, "total"), _gradebook_rows(demo, names)))
         print(f"\nfeedback: {demo.root / 'feedback'}  (delete {demo.root} when done)")
@@ -94,7 +97,7 @@ def _throwaway_course(real: Course, names: list[str], root: Path) -> Course:
 def _demo_env(demo: Course):
     """The demo's own gradebook and course id, whatever the instructor's environment says."""
     keys = {"NBGRADER_DB_URL": f"sqlite:///{demo.root / 'gradebook.db'}",
-            "COURSE_ID": "intro-dl-demo", "GRADER_COURSE_ROOT": str(demo.root)}
+            "COURSE_ID": "intro-dl-demo"}
     before = {k: os.environ.get(k) for k in keys}
     os.environ.update(keys)
     try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 
 from . import PROBLEM_SETS
-from .course import Course, resolve_assignment
+from .config import Settings
+from .course import resolve_assignment
 
 
-def main(*, assignments: list[str] | None = None, course: Course | None = None) -> int:
+def main(*, assignments: list[str] | None = None, settings: Settings | None = None) -> int:
     from .autograde.nbgrader_api import make_api
 
-    course = course or Course.from_env()
+    course = (settings or Settings.from_env()).course
     names = [resolve_assignment(a) for a in assignments] if assignments else [
         a for a in PROBLEM_SETS if course.source_notebook(a).exists()]
     api = make_api(course.root)

@@ -42,6 +42,16 @@ class CellRun:
 
 
 @dataclass
+class WorkerFacts:
+    """Where a submission's time went in its worker (benchmarks, the GPU check)."""
+
+    starts: int = 0                       # 1, plus a restart after every crash or timeout
+    ready_seconds: float | None = None    # process, imports, CUDA context: first start
+    notebook_seconds: float | None = None  # running the notebook's cells, every start
+    stats: dict[str, float] = field(default_factory=dict)   # what the worker measured
+
+
+@dataclass
 class GradeResult:
     assignment: str
     notebook: str
@@ -51,7 +61,14 @@ class GradeResult:
     profile: str = "cpu"
     device: str = "cpu"
     execution_time: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    sandboxed: bool = True                # False: graded without bubblewrap (said in notes)
+    host_memory_capped: bool = False      # a memory cgroup held the worker's processes
+    gpu_slot: dict[str, Any] | None = None
+    worker: WorkerFacts = field(default_factory=WorkerFacts)
+    # A course batch: whose submission, and the digest of the notebook it was graded from
+    # (a rerun regrades only what changed).
+    student: str | None = None
+    submission_sha256: str | None = None
 
     @property
     def score(self) -> float:
@@ -81,6 +98,7 @@ class GradeResult:
         data = dict(data)
         data["tests"] = [TestResult(**t) for t in data.get("tests", [])]
         data["cells"] = [CellRun(**c) for c in data.get("cells", [])]
+        data["worker"] = WorkerFacts(**data.get("worker", {}))
         return cls(**data)
 
     def save(self, path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
+from .config import Settings
 from .course import Course
 from .notebooks import cells
 from .notebooks.guides import written_answers
@@ -48,7 +49,7 @@ def build_submission(assignment: str, *, answers: str = "reference",
     ``answers`` is ``"reference"`` (the instructor's answers) or ``"blank"`` (untouched);
     ``substitutions`` edits reference answers; ``replace`` swaps whole answer cells.
     """
-    course = course or Course.from_env()
+    course = course or Settings.from_env().course
     release = nbformat.read(course.release_notebook(assignment), as_version=4)
     source = nbformat.read(course.source_notebook(assignment), as_version=4)
     ref, written = reference_answers(source), written_answers(source)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader import PROBLEM_SETS
+from grader.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +35,11 @@ def root() -> Path:
 
 def present_sets() -> list[str]:
     return [ps for ps in PROBLEM_SETS if (ROOT / "source" / ps / f"{ps}.ipynb").exists()]
+
+
+def settings_for(course) -> Settings:
+    """The run's settings for a scratch course (the environment for everything else)."""
+    return Settings.from_env(course=course)
 
 
 def make_course(dest: Path, assignments: list[str] | None = None) -> Path:

@@ -21,7 +21,8 @@ from grader.sandbox.client import WORKER_FILES
 LAYERS: list[tuple[str, ...]] = [
     ("grader", "grader.sandbox"),       # the package's constants; the trust boundary
     ("grader.results", "grader.notebooks", "grader.data", "grader.baselines"),
-    ("grader.course", "grader.config"),
+    ("grader.course",),
+    ("grader.config",),                 # Settings, profiles, limits: what a run is given
     ("grader.hidden", "grader.report", "grader.samples"),
     ("grader.grade",),                  # one notebook
     ("grader.autograde",),              # a course batch and nbgrader's gradebook

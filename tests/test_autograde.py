@@ -11,7 +11,7 @@ import sys
 
 import nbformat
 import pytest
-from conftest import make_course, present_sets
+from conftest import make_course, present_sets, settings_for
 
 from grader.autograde import main as autograde
 from grader.course import Course
@@ -27,12 +27,12 @@ SETS = [ps for ps in present_sets() if os.environ.get("ONLY_PS", ps) == ps]
 def course(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("course"), SETS)
     course = Course(root)
-    assert release(assignments=SETS, course=course) == 0
+    assert release(assignments=SETS, settings=settings_for(course)) == 0
     for ps in SETS:
         write_submission(build_submission(ps, course=course), root, "ref", ps)
         write_submission(build_submission(ps, answers="blank", course=course), root, "blank", ps)
     for ps in SETS:
-        assert autograde(assignment=ps, jobs=2, course=course, progress=False) == 0
+        assert autograde(assignment=ps, jobs=2, settings=settings_for(course), progress=False) == 0
     return course
 
 
@@ -80,7 +80,7 @@ def test_rerun_keeps_results_and_regrades_only_changes(course):
     nb = build_submission(ps, course=course)
     nb.cells.append(nbformat.v4.new_markdown_cell("resubmitted"))
     write_submission(nb, course.root, "ref", ps)
-    assert autograde(assignment=ps, jobs=1, course=course, progress=False) == 0
+    assert autograde(assignment=ps, jobs=1, settings=settings_for(course), progress=False) == 0
     after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     assert after["blank.json"] == before["blank.json"], "an unchanged submission was regraded"
     assert after["ref.json"] != before["ref.json"], "a changed submission was not regraded"

@@ -15,7 +15,7 @@ import warnings
 
 import nbformat
 import pytest
-from conftest import make_course
+from conftest import make_course, settings_for
 from nbgrader.api import Gradebook
 
 from grader.autograde import main as autograde
@@ -80,15 +80,15 @@ def test_unscored_cells_are_left_out_of_the_share_and_counted_as_pending():
 
 def test_missing_and_empty_gradebook_and_unknown_assignment(tmp_path, capsys):
     course = Course(make_course(tmp_path / "course", [PS]))
-    assert main(course=course, quiet=True) == 2
+    assert main(settings=settings_for(course), quiet=True) == 2
     assert "no gradebook" in capsys.readouterr().err
     with _gradebook(course):   # creates an empty one
         pass
-    assert main(course=course, quiet=True) == 2
+    assert main(settings=settings_for(course), quiet=True) == 2
     assert "empty" in capsys.readouterr().err
     with _gradebook(course) as gb:
         gb.add_assignment(PS)
-    assert main(assignments=["ps9_nope"], course=course, quiet=True) == 2
+    assert main(assignments=["ps9_nope"], settings=settings_for(course), quiet=True) == 2
     err = capsys.readouterr().err
     assert "ps9_nope" in err and PS in err and "Traceback" not in err
     assert not (course.root / "reports").exists()
@@ -100,15 +100,15 @@ def test_missing_and_empty_gradebook_and_unknown_assignment(tmp_path, capsys):
 def graded(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("course"), [PS])
     course = Course(root)
-    assert release(assignments=[PS], course=course) == 0
+    assert release(assignments=[PS], settings=settings_for(course)) == 0
     write_submission(build_submission(PS, course=course), root, "ref", PS)
     write_submission(build_submission(PS, answers="blank", course=course), root, "blank", PS)
     write_submission(build_submission(PS, substitutions=WRONG, course=course), root, "wrong", PS)
-    assert autograde(assignment=PS, jobs=2, course=course, progress=False, feedback=False) == 0
+    assert autograde(assignment=PS, jobs=2, settings=settings_for(course), progress=False, feedback=False) == 0
     with _gradebook(course) as gb:
         gb.add_student("absent")   # enrolled, never submitted
     out = root / "out"
-    assert main(course=course, out_dir=out, quiet=True) == 0
+    assert main(settings=settings_for(course), out_dir=out, quiet=True) == 0
     return course, out
 
 
@@ -191,7 +191,7 @@ def test_png_plots_the_gradebook(graded):
 @pytest.mark.slow
 def test_summary_names_the_hardest_exercises(graded, capsys):
     course, out = graded
-    assert main(course=course, out_dir=out, assignments=["ps1"]) == 0   # a short name will do
+    assert main(settings=settings_for(course), out_dir=out, assignments=["ps1"]) == 0   # a short name will do
     text = capsys.readouterr().out
     assert PS in text and str(out / f"{PS}.png") in text and str(out / "all.csv") in text
     rows = [r for r in _read_csv(out / f"{PS}.csv") if r["submitted"] == "yes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -46,3 +47,53 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert any(line.strip().startswith("bash scripts/test.sh") for line in ci.splitlines())
     assert "python -m pytest" in (ROOT / "scripts" / "test.sh").read_text()
+
+
+def test_every_environment_variable_is_in_the_readme_table():
+    from conftest import ROOT
+
+    from grader.config import ENVIRONMENT
+
+    readme = (ROOT / "README.md").read_text()
+    rows = {line for line in readme.splitlines() if line.startswith("| `")}
+    for var in ENVIRONMENT:
+        assert f"| `{var.name}` | {var.read_by} | {var.meaning} |" in rows, var.name
+    named = {m.group(1) for line in readme.splitlines()
+             if line.startswith("| `") and (m := re.match(r"\| `([A-Z_]+)` \|", line))}
+    assert named <= {v.name for v in ENVIRONMENT}, "a README row names a variable nobody reads"
+
+
+def test_only_settings_read_the_graders_environment_variables():
+    # GRADER_* variables are read in config.Settings.from_env and nowhere else in the
+    # package (never at import time), so a run's settings have one home.
+    from conftest import ROOT
+
+    from grader.config import ENVIRONMENT
+
+    ours = [v.name for v in ENVIRONMENT if v.name.startswith("GRADER_") and "install.sh" not in v.read_by]
+    for path in (ROOT / "grader").rglob("*.py"):
+        if path.name == "config.py" and path.parent.name == "grader":
+            continue
+        text = path.read_text()
+        for name in ours:
+            assert not re.search(rf"environ[^\n]*{name}|getenv\([^\n]*{name}", text), (
+                f"{path.relative_to(ROOT)} reads {name}: use config.Settings")
+
+
+def test_settings_resolve_from_the_environment_at_call_time(tmp_path):
+    from grader.config import DEFAULT_HIDDEN_SEED, PUBLIC_EVAL_SEED, Settings
+    from grader.course import Course
+
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text("")
+    found = Settings.from_env(environ={}, cwd=course)
+    assert found.course == Course(course.resolve()) and found.hidden_seed == DEFAULT_HIDDEN_SEED
+    assert found.eval_seed() == (PUBLIC_EVAL_SEED, False)
+    (course / "secrets").mkdir()
+    (course / "secrets" / "eval_seed").write_text("99\n")
+    assert found.eval_seed() == (99, True)
+    chosen = Settings.from_env(environ={"GRADER_COURSE_ROOT": str(tmp_path),
+                                        "GRADER_EVAL_SEED": "5"}, cwd=course)
+    assert chosen.course.root == tmp_path.resolve() and chosen.eval_seed() == (5, True)
+    assert str(tmp_path.resolve()) in chosen.private_paths()

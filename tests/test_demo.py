@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_course, present_sets
+from conftest import make_course, present_sets, settings_for
 
 from grader.course import Course
 from grader.demo import PARTIAL
@@ -24,7 +24,7 @@ def test_a_stale_mutation_fails_loudly():
 @pytest.mark.slow
 def test_demo_runs_the_pipeline_and_prints_the_grade_table(tmp_path, capsys):
     course = Course(make_course(tmp_path / "course", ["ps1_tensors"]))
-    assert demo(jobs=2, assignments=["ps1_tensors"], course=course) == 0
+    assert demo(jobs=2, assignments=["ps1_tensors"], settings=settings_for(course)) == 0
     out = capsys.readouterr().out
     table = out[out.index("grade table"):]
     rows = {line.split()[0]: line.split()[1] for line in table.splitlines()[3:] if line.strip()}
@@ -44,7 +44,7 @@ def test_demo_runs_the_pipeline_and_prints_the_grade_table(tmp_path, capsys):
 @pytest.mark.slow
 def test_demo_reference_answers_the_written_question_which_waits_for_a_person(tmp_path, capsys):
     course = Course(make_course(tmp_path / "course", ["ps2_gradients"]))
-    assert demo(jobs=2, assignments=["ps2"], course=course) == 0
+    assert demo(jobs=2, assignments=["ps2"], settings=settings_for(course)) == 0
     out = capsys.readouterr().out
     table = out[out.index("grade table"):]
     ref = next(line for line in table.splitlines() if line.startswith("demo-reference"))

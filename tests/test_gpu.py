@@ -43,7 +43,7 @@ def test_a_batch_on_cuda_gives_each_worker_its_own_share(tmp_path):
         nbformat.write(build_submission("ps1_tensors"), path)
         tasks.append(Task(student, path, tmp_path / f"{student}.json"))
     results = grade_all(tasks, "ps1_tensors", jobs=3, device="cuda", progress=False)
-    shares = [r.extra["gpu_slot"] for r in results.values()]
+    shares = [r.gpu_slot for r in results.values()]
     assert all(r.profile == "gpu" and r.score == r.max_score for r in results.values())
     assert len({(s["device"], s["share"]) for s in shares}) == 3  # three workers, three shares
     assert all(0 < s["memory_fraction"] <= 1 / 3 for s in shares)

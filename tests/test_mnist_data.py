@@ -203,13 +203,14 @@ def test_stale_temporary_files_are_removed(fetched: Path) -> None:
     assert not stale.exists()
 
 
-def test_default_root_follows_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GRADER_DATA_ROOT", str(tmp_path))
-    assert mnist.default_root() == tmp_path
-    monkeypatch.delenv("GRADER_DATA_ROOT")
-    assert mnist.default_root() == Path(mnist.__file__).resolve().parents[2] / "data"
+def test_the_data_root_follows_the_environment(tmp_path: Path) -> None:
+    from grader.config import Settings
+
+    assert Settings.from_env(environ={"GRADER_DATA_ROOT": str(tmp_path)}).data_root == tmp_path
+    repo_data = Path(mnist.__file__).resolve().parents[2] / "data"
+    assert mnist.default_root() == repo_data
+    assert Settings.from_env(environ={}).data_root == repo_data
+    assert Settings.from_env(environ={"GRADER_DATA_ROOT": "/x"}, data_root=tmp_path).data_root == tmp_path
 
 
 def test_unknown_source_is_refused(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from fixtures import ps5_cheats
 
 from grader import config
 from grader.baselines import baseline
-from grader.data.mnist import default_root
+from grader.config import Settings
 from grader.grade.runner import grade_notebook
 from grader.hidden.ps5_mnist_cnn import THRESHOLD_TEST as THRESHOLD
 from grader.samples import build_submission
@@ -45,7 +45,7 @@ def test_mlp_falls_below_the_threshold(tmp_path):
 
 @pytest.mark.slow
 def test_a_memorised_test_set_is_worth_nothing(tmp_path):
-    root = default_root()
+    root = Settings.from_env().data_root
     t = threshold_result(grade(tmp_path, "memorize", ps5_cheats.memorize_test_labels(root),
                                only={THRESHOLD}))
     assert t.score == 0, t.output
@@ -53,7 +53,7 @@ def test_a_memorised_test_set_is_worth_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_training_on_the_test_split_read_from_disk_fails(tmp_path):
-    t = threshold_result(grade(tmp_path, "test-split", ps5_cheats.train_on_test_split(default_root()),
+    t = threshold_result(grade(tmp_path, "test-split", ps5_cheats.train_on_test_split(Settings.from_env().data_root),
                                only={THRESHOLD}))
     assert not t.passed, t.output
 

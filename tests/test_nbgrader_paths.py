@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, make_course
+from conftest import ROOT, make_course, settings_for
 from nbgrader.api import Gradebook
 
 from grader.autograde import main as autograde
@@ -37,7 +37,7 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_DB_URL", "GRAD
 
 def _course(tmp_path: Path, students=("ref", "blank")) -> Course:
     course = Course(make_course(tmp_path / "course", [PS]))
-    assert release(assignments=[PS], course=course) == 0
+    assert release(assignments=[PS], settings=settings_for(course)) == 0
     for s in students:
         write_submission(build_submission(PS, course=course, answers="blank" if s == "blank"
                                           else "reference"), course.root, s, PS)
@@ -129,7 +129,7 @@ def test_a_course_config_without_the_grader_chain_is_refused(tmp_path, capsys):
     text = (ROOT / "nbgrader_config.py").read_text()
     cut = text.index("c.Autograde.autograde_preprocessors")
     (course.root / "nbgrader_config.py").write_text(text[:cut])
-    assert autograde(assignment=PS, course=course, progress=False) == 2
+    assert autograde(assignment=PS, settings=settings_for(course), progress=False) == 2
     err = capsys.readouterr().err
     assert "ApplyGraderResults" in err and "nbgrader_config.py" in err
 
@@ -137,7 +137,7 @@ def test_a_course_config_without_the_grader_chain_is_refused(tmp_path, capsys):
 @pytest.mark.slow
 def test_rerun_after_a_late_submission_keeps_hand_grades_and_flags(tmp_path):
     course = _course(tmp_path)
-    assert autograde(assignment=PS, jobs=2, course=course, progress=False) == 0
+    assert autograde(assignment=PS, jobs=2, settings=settings_for(course), progress=False) == 0
     db = f"sqlite:///{course.root / 'gradebook.db'}"
     with Gradebook(db) as gb:       # an instructor grades by hand, as formgrader does
         written = gb.find_grade("written_dcost_dW", PS, PS, "ref")
@@ -150,7 +150,7 @@ def test_rerun_after_a_late_submission_keeps_hand_grades_and_flags(tmp_path):
         comment.manual_comment = "good, but the shape is missing"
         gb.db.commit()
     write_submission(build_submission(PS, course=course), course.root, "late", PS)
-    assert autograde(assignment=PS, jobs=2, course=course, progress=False) == 0
+    assert autograde(assignment=PS, jobs=2, settings=settings_for(course), progress=False) == 0
     with Gradebook(db) as gb:
         written = gb.find_grade("written_dcost_dW", PS, PS, "ref")
         assert (written.manual_score, written.needs_manual_grade) == (2.5, False)
@@ -164,7 +164,7 @@ def test_rerun_after_a_late_submission_keeps_hand_grades_and_flags(tmp_path):
 @pytest.mark.slow
 def test_graders_see_the_marking_guide_and_students_never_do(tmp_path):
     course = _course(tmp_path, students=("ref",))
-    assert autograde(assignment=PS, course=course, progress=False) == 0
+    assert autograde(assignment=PS, settings=settings_for(course), progress=False) == 0
     graded = nbformat.read(course.autograded_dir("ref", PS) / f"{PS}.ipynb", as_version=4)
     texts = [c.source for c in graded.cells if c.cell_type == "markdown"]
     box = next(t for t in texts if "For graders only" in t)

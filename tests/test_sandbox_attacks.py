@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 from attacks import ATTACKS, PRELUDE, edit_locked_cells
-from conftest import ROOT, make_course
+from conftest import ROOT, make_course, settings_for
 
 from grader import config
 from grader.autograde.batch import find_tasks, grade_all
+from grader.config import Settings
 from grader.course import Course
-from grader.data.mnist import default_root
 from grader.grade.runner import grade_notebook
 from grader.samples import build_submission, write_submission
 from grader.sandbox import isolation
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(not isolation.available(), reason=f"no sandbox: 
 
 def _fill(text: str, course: Path, mark: str) -> str:
     for key, value in (("@COURSE@", str(course)), ("@REPO@", str(ROOT)), ("@SITE@", SITE),
-                       ("@DATA@", str(default_root().resolve())), ("@MARK@", mark)):
+                       ("@DATA@", str(Settings.from_env().data_root.resolve())), ("@MARK@", mark)):
         text = text.replace(key, value)
     return text
 
@@ -110,7 +110,7 @@ def batch(tmp_path_factory):
     write_submission(locked, course, "attack-edit-locked-cells", PS)
 
     alone = grade_notebook(course / "submitted" / HONEST[0] / PS / f"{PS}.ipynb", PS,
-                           profile=PROFILE, course=Course(course))
+                           profile=PROFILE, settings=settings_for(Course(course)))
     results_dir = Course(course).results_dir(PS)
     watched = (course, ROOT / "grader", ROOT / "source", ROOT / "release")
     before = _fingerprint(*watched, skip=(results_dir,))
@@ -124,7 +124,7 @@ def batch(tmp_path_factory):
     before_seed = os.environ.get("GRADER_EVAL_SEED")
     os.environ["GRADER_EVAL_SEED"] = "424242"
     try:
-        results = grade_all(tasks, PS, jobs=2, profile=PROFILE, course=Course(course), progress=False)
+        results = grade_all(tasks, PS, jobs=2, profile=PROFILE, settings=settings_for(Course(course)), progress=False)
     finally:
         if before_seed is None:
             os.environ.pop("GRADER_EVAL_SEED")
@@ -151,7 +151,7 @@ def test_corpus_is_large_enough():
 def test_the_batch_finishes_with_every_submission_graded(batch):
     expected = {*HONEST, "blank", "attack-edit-locked-cells", *(f"attack-{a.id}" for a in ATTACKS)}
     assert set(batch["results"]) == expected
-    assert all(r.extra.get("sandboxed") for r in batch["results"].values())
+    assert all(r.sandboxed for r in batch["results"].values())
 
 
 @pytest.mark.parametrize("attack", [*(a.id for a in ATTACKS), "edit-locked-cells"])

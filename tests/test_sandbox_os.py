@@ -13,7 +13,7 @@ import sys
 import nbformat
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, settings_for
 
 from grader.sandbox import fence, isolation
 from grader.sandbox.client import Worker, WorkerDied, WorkerTimeout
@@ -105,7 +105,7 @@ def test_autograde_refuses_without_the_sandbox_and_grade_says_so(tmp_path, monke
     from grader.samples import build_submission
 
     monkeypatch.setattr(isolation, "probe", lambda: "bubblewrap (bwrap) is not installed: install it")
-    assert autograde(assignment="ps1_tensors", course=Course(tmp_path), progress=False) == 2
+    assert autograde(assignment="ps1_tensors", settings=settings_for(Course(tmp_path)), progress=False) == 2
     assert "refusing to grade without the worker sandbox" in capsys.readouterr().err
     path = tmp_path / "ps1.ipynb"
     nbformat.write(build_submission("ps1_tensors"), path)

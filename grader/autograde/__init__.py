@@ -16,11 +16,12 @@ import warnings
 
 from tqdm import tqdm
 
+from ..config import Settings
 from ..course import Course, resolve_assignment
 
 
 def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: str = "auto",
-         force: bool = False, feedback: bool = True, course: Course | None = None,
+         force: bool = False, feedback: bool = True, settings: Settings | None = None,
          progress: bool = True, workers_per_gpu: int | None = None,
          unsandboxed: bool = False) -> int:
     from nbgrader.api import Gradebook
@@ -39,7 +40,8 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
               file=sys.stderr)
         return 2
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its API
-    course = course or Course.from_env()
+    settings = settings or Settings.from_env()
+    course = settings.course
     api = make_api(course.root)
     try:
         check_chain(api.config, course.root)
@@ -52,7 +54,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
         print(f"no submissions of {assignment} under {where}"
               + (f" for student {student}" if student else ""), file=sys.stderr)
         return 2
-    results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force, course=course,
+    results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force, settings=settings,
                         progress=progress, workers_per_gpu=workers_per_gpu,
                         sandbox=not unsandboxed)
     if not _ensure_assignment(api, assignment):

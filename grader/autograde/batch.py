@@ -37,7 +37,7 @@ class Task:
             old = GradeResult.load(self.result_path)
         except Exception:
             return False
-        return old.extra.get("submission_sha256") == self.digest()
+        return old.submission_sha256 == self.digest()
 
 
 def find_tasks(course: Course, assignment: str, students: Iterable[str] | None = None) -> list[Task]:
@@ -51,14 +51,14 @@ def find_tasks(course: Course, assignment: str, students: Iterable[str] | None =
     return tasks
 
 
-def grade_task(task: Task, assignment: str, *, course: Course | None, profile: config.Profile,
+def grade_task(task: Task, assignment: str, *, settings: config.Settings, profile: config.Profile,
                threads: int | None = None, gpu=None, sandbox: bool = True) -> GradeResult:
     """Grade one submission and save its result beside the digest it was graded from."""
     digest = task.digest()
-    result = grade_notebook(task.notebook, assignment, course=course, profile=profile,
+    result = grade_notebook(task.notebook, assignment, settings=settings, profile=profile,
                             threads=threads, gpu=gpu, sandbox=sandbox)
-    result.extra["submission_sha256"] = digest
-    result.extra["student"] = task.student
+    result.submission_sha256 = digest
+    result.student = task.student
     result.save(task.result_path)
     return result
 
@@ -69,19 +69,20 @@ def task_for(course: Course, assignment: str, student: str) -> Task:
 
 
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
-              force: bool = False, course: Course | None = None, progress: bool = True,
+              force: bool = False, settings: config.Settings | None = None, progress: bool = True,
               workers_per_gpu: int | None = None, sandbox: bool = True,
               profile: config.Profile | None = None) -> dict[str, GradeResult]:
     """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share."""
     todo = [t for t in tasks if force or not t.is_done()]
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
     profile = profile or config.resolve_profile(device)
+    settings = settings or config.Settings.from_env()
     slots = GpuSlots.for_jobs(jobs, workers_per_gpu) if profile.device == "cuda" and todo else None
     threads = config.threads_for(profile, jobs)
 
     def one(task: Task) -> GradeResult:
         with leased(slots) as slot:
-            return grade_task(task, assignment, course=course, profile=profile, threads=threads,
+            return grade_task(task, assignment, settings=settings, profile=profile, threads=threads,
                               gpu=slot, sandbox=sandbox)
 
     failures = 0

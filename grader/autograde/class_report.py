@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..course import Course
+from ..config import Settings
 from ..report.class_report import draw, summarise, summary, write_course_csv, write_csv
 from .gradebook import read_gradebook
 
@@ -27,14 +27,14 @@ def _fail(message: str) -> int:
     return 2
 
 
-def main(*, assignments: list[str] | None = None, course: Course | None = None,
+def main(*, assignments: list[str] | None = None, settings: Settings | None = None,
          out_dir: Path | None = None, quiet: bool = False) -> int:
     from nbgrader.api import Gradebook
 
     from .nbgrader_api import make_api
 
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its API
-    course = course or Course.from_env()
+    course = (settings or Settings.from_env()).course
     coursedir = make_api(course.root).coursedir
     db = coursedir.db_url
     if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():

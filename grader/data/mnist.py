@@ -87,13 +87,9 @@ class _SourceError(Exception):
 
 
 def default_root() -> Path:
-    """The data root: ``$GRADER_DATA_ROOT``, else ``data/`` in the repository (git-ignored).
-
-    When the package runs from an installed copy (no repository around it), ``./data``.
-    """
-    env = os.environ.get(ENV_ROOT)
-    if env:
-        return Path(env).expanduser()
+    """The data root without ``$GRADER_DATA_ROOT`` (``config.Settings`` reads that one):
+    ``data/`` in the repository (git-ignored), or ``./data`` when the package runs from an
+    installed copy with no repository around it."""
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").is_file() and (repo / "grader").is_dir():
         return repo / "data"

@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from ..course import Course, grade_ids_of, identify_notebook, resolve_assignment
+from ..config import Settings
+from ..course import grade_ids_of, identify_notebook, resolve_assignment
 
 
 def main(*, path: Path, assignment: str | None = None, json_out: Path | None = None,
          junit_out: Path | None = None, summary_out: Path | None = None, device: str = "auto",
-         fail_under: float | None = None, quiet: bool = False, unsandboxed: bool = False) -> int:
+         fail_under: float | None = None, quiet: bool = False, unsandboxed: bool = False,
+         settings: Settings | None = None) -> int:
     """``python -m grader grade``: 0 when grading completed, 1 under ``--fail-under``, 2 on bad input.
 
     Without ``assignment`` the set is read off the notebook's cells; with one that the
@@ -32,7 +34,8 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
     if not path.exists():
         print(f"error: no such notebook: {path}", file=sys.stderr)
         return 2
-    looks_like = identify_notebook(path, Course.from_env())
+    settings = settings or Settings.from_env()
+    looks_like = identify_notebook(path, settings.course)
     if assignment is None:
         if looks_like is None:
             print(f"error: {path} has no graded cell of any problem set of this course; "
@@ -42,7 +45,7 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
     else:
         assignment = resolve_assignment(assignment)
         if looks_like is not None and looks_like != assignment:
-            ours = grade_ids_of(Course.from_env().source_notebook(assignment))
+            ours = grade_ids_of(settings.course.source_notebook(assignment))
             if not grade_ids_of(path) & ours:
                 print(f"error: {path} looks like {looks_like}, not {assignment} (none of its "
                       f"graded cells belong to {assignment}); pass --assignment "
@@ -53,7 +56,8 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
         print(f"WARNING: grading WITHOUT the sandbox: {isolation.probe()}", file=sys.stderr)
         sandbox = False
     with _progress(f"{path.name} as {assignment}", quiet) as step:
-        result = grade_notebook(path, assignment, device=device, sandbox=sandbox, progress=step)
+        result = grade_notebook(path, assignment, device=device, settings=settings,
+                                sandbox=sandbox, progress=step)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(gradescope_json(result), indent=2) + "\n")

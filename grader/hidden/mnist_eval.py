@@ -27,14 +27,13 @@ class EvaluationData:
     eval_x: torch.Tensor       # test_x shifted by the course's seed
 
 
-def evaluation_data(seed: int, max_shift: int) -> EvaluationData:
-    """Read and shift once per grading process: a batch grades many ps5 notebooks.
+def evaluation_data(root: Path, seed: int, max_shift: int) -> EvaluationData:
+    """MNIST under ``root``, read and shifted once per grading process: a batch grades
+    many ps5 notebooks.
 
     Nothing may modify these tensors; every grading shares them (read-only by convention).
     """
-    from ..data.mnist import default_root
-
-    return _load_evaluation_data(default_root().resolve(), seed, max_shift)
+    return _load_evaluation_data(Path(root).resolve(), seed, max_shift)
 
 
 @lru_cache(maxsize=2)

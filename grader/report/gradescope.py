@@ -15,6 +15,24 @@ from ..results import GradeResult
 MEASUREMENTS = {"worker_stats", "worker_ready_seconds", "notebook_seconds", "gpu_slot"}
 
 
+def result_facts(result: GradeResult) -> dict[str, Any]:
+    """The result's own facts under the names ``extra_data`` has always used."""
+    facts: dict[str, Any] = {"sandboxed": result.sandboxed,
+                             "host_memory_capped": result.host_memory_capped,
+                             "worker_starts": result.worker.starts}
+    if result.worker.ready_seconds is not None:
+        facts["worker_ready_seconds"] = result.worker.ready_seconds
+        facts["notebook_seconds"] = result.worker.notebook_seconds
+    if result.worker.stats:
+        facts["worker_stats"] = dict(result.worker.stats)
+    if result.gpu_slot is not None:
+        facts["gpu_slot"] = dict(result.gpu_slot)
+    if result.student is not None:
+        facts["student"] = result.student
+        facts["submission_sha256"] = result.submission_sha256
+    return facts
+
+
 def gradescope_json(result: GradeResult, *, timings: bool = True) -> dict[str, Any]:
     """Gradescope's results.json, with our own facts under ``extra_data``."""
     tests = []
@@ -42,7 +60,7 @@ def gradescope_json(result: GradeResult, *, timings: bool = True) -> dict[str, A
             "profile": result.profile,
             "device": result.device,
             "cells_failed": [c.index for c in result.cells if not c.ok],
-            **{k: v for k, v in result.extra.items() if timings or k not in MEASUREMENTS},
+            **{k: v for k, v in result_facts(result).items() if timings or k not in MEASUREMENTS},
         },
     }
     if timings:

@@ -74,7 +74,8 @@ class ApplyGraderResults(NbGraderPreprocessor):
                 "(its --unsandboxed accepts the risk)")
         self.log.warning("grading %s/%s now, in the sandbox (python -m grader autograde %s "
                          "grades a whole class in parallel)", student, assignment, assignment)
-        return grade_task(task, assignment, course=course, profile=config.resolve_profile("auto"))
+        return grade_task(task, assignment, settings=config.Settings.from_env(course=course),
+                          profile=config.resolve_profile("auto"))
 
     @staticmethod
     def _run_outputs(cell, run) -> None:

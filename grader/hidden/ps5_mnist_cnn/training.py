@@ -11,7 +11,6 @@ import time
 import torch
 
 from ... import config
-from ...course import Course
 from ...sandbox.client import SubmissionTimeout, WorkerTimeout
 from ..framework import Fail, Registry, as_tensor, check_shape
 from ..mnist_eval import as_model_input, evaluate, evaluation_data, hand_over
@@ -93,9 +92,9 @@ THRESHOLD_TEST = "train_model: accuracy on held-out digits (the MNIST threshold)
 @test("train_model", 7, THRESHOLD_TEST, timeout_s=None)
 def mnist_threshold(ctx) -> None:
     profile = ctx.profile
-    seed, secret = config.eval_seed(Course.from_env().root)
+    seed, secret = ctx.settings.eval_seed()
     try:
-        data = evaluation_data(seed, config.MNIST_MAX_SHIFT)
+        data = evaluation_data(ctx.settings.data_root, seed, config.MNIST_MAX_SHIFT)
     except Exception as exc:
         raise Fail(f"the grader could not load MNIST ({type(exc).__name__}); "
                    "the instructor must run `python -m grader fetch-data`") from None

@@ -28,7 +28,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
 
     from ..report.table import points, render
     from ..sandbox import isolation
-    from .batch import find_tasks, grade_all
+    from .batch import find_tasks, grade_all, handing_over
     from .gradebook import standing
     from .nbgrader_api import UnsafeConfig, check_chain, make_api
 
@@ -64,7 +64,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
     stale = [t for t in tasks if t.student in results and _needs_recording(course, assignment, t)]
     for task in tqdm(stale, desc=f"recording {assignment} in the gradebook", unit="nb",
                      disable=not progress or not stale):
-        with _kept_env("NBGRADER_EXECUTION"):
+        with _kept_env("NBGRADER_EXECUTION"), handing_over(course, assignment, results):
             outcome = api.autograde(assignment, task.student, force=True, create=True)
         if not outcome.get("success"):
             failed[task.student] = "nbgrader autograde failed (log above)"

@@ -7,8 +7,10 @@ they are ready, so a rerun only grades what is missing or changed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,36 @@ class Task:
         except Exception:
             return False
         return old.submission_sha256 == self.digest()
+
+
+# Results this process holds for nbgrader's chain, which runs in this process right after
+# grading (``autograde.main``): ``ApplyGraderResults`` takes them from here, as they are,
+# and reads the saved copy only when it runs on its own (plain ``nbgrader autograde``).
+_HANDED: dict[tuple[str, str, str], GradeResult] = {}
+_HANDED_LOCK = threading.Lock()
+
+
+@contextmanager
+def handing_over(course: Course, assignment: str, results: dict[str, GradeResult]) -> Iterator[None]:
+    """Make ``results`` (student -> result) what nbgrader's chain records, for the duration."""
+    keys = {(str(course.root), assignment, student): r for student, r in results.items()}
+    with _HANDED_LOCK:
+        _HANDED.update(keys)
+    try:
+        yield
+    finally:
+        with _HANDED_LOCK:
+            for key in keys:
+                _HANDED.pop(key, None)
+
+
+def handed_result(task: Task, course: Course, assignment: str) -> GradeResult | None:
+    """The in-memory result of exactly this submission, if this process holds one."""
+    with _HANDED_LOCK:
+        result = _HANDED.get((str(course.root), assignment, task.student))
+    if result is not None and result.submission_sha256 == task.digest():
+        return result
+    return None
 
 
 def find_tasks(course: Course, assignment: str, students: Iterable[str] | None = None) -> list[Task]:

@@ -62,6 +62,11 @@ def seed_for(name: str, base: int = 20261126) -> int:
 
 
 def describe_value(value: Any) -> str:
+    """What a value is, in a student's words, without its contents.
+
+    >>> describe_value(torch.zeros(2, 3)), describe_value([1, 2])
+    ('a tensor of shape (2, 3) and dtype torch.float32', 'a list')
+    """
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     if isinstance(value, np.ndarray):
@@ -72,18 +77,38 @@ def describe_value(value: Any) -> str:
 
 
 def as_tensor(value: Any, what: str) -> torch.Tensor:
-    """Accept a tensor (or NumPy array where the spec allows); anything else fails."""
+    """Accept a tensor; anything else fails with what it was instead.
+
+    >>> as_tensor(torch.ones(1), "x")
+    tensor([1.])
+    >>> as_tensor(3, "mse_cost's result")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: mse_cost's result should be a torch tensor, but it is a int
+    """
     if isinstance(value, torch.Tensor):
         return value
     raise Fail(f"{what} should be a torch tensor, but it is {describe_value(value)}")
 
 
 def check_shape(value: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
+    """
+    >>> check_shape(torch.zeros(2, 3), (3, 2), "dW")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: dW has shape (2, 3), expected (3, 2)
+    """
     if tuple(value.shape) != tuple(shape):
         raise Fail(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}")
 
 
 def check_finite(value: torch.Tensor, what: str) -> None:
+    """
+    >>> check_finite(torch.tensor([1.0, float("nan")]), "the loss")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: the loss contains NaN or infinite values
+    """
     if value.is_floating_point() and not torch.isfinite(value).all():
         raise Fail(f"{what} contains NaN or infinite values")
 
@@ -91,7 +116,23 @@ def check_finite(value: torch.Tensor, what: str) -> None:
 def check_close(actual: Any, expected: torch.Tensor, what: str, *, atol: float = 1e-5,
                 rtol: float = 1e-4, dtype: torch.dtype | None = None,
                 fraction_if_close: float = 0.0, loose: float | None = None) -> None:
-    """Compare a student's tensor with the reference, explaining without revealing values."""
+    """Compare a student's tensor with the reference, explaining without revealing values.
+
+    Shape, then dtype (when asked), then NaN, then values: the first thing that is wrong is
+    what the message names. ``loose`` turns "wrong" into "close" (``fraction_if_close`` of
+    the points) when the values agree to that tolerance.
+
+    >>> check_close(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0]), "y")
+    >>> check_close(torch.tensor([1.0, 2.5]), torch.tensor([1.0, 2.0]), "y")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: y is wrong in 1 of 2 entries (largest error 0.5)
+    >>> try:
+    ...     check_close(torch.tensor([1.001]), torch.tensor([1.0]), "y", loose=1e-2, fraction_if_close=0.5)
+    ... except Fail as f:
+    ...     print(f.message, f.fraction)
+    y is wrong in 1 of 1 entries (largest error 0.001); close, so check precision or the order of operations 0.5
+    """
     actual = as_tensor(actual, what)
     check_shape(actual, tuple(expected.shape), what)
     if dtype is not None and actual.dtype != dtype:
@@ -111,6 +152,19 @@ def check_close(actual: Any, expected: torch.Tensor, what: str, *, atol: float =
 
 
 def check_scalar(actual: Any, expected: float, what: str, *, tol: float = 1e-5) -> float:
+    """A single number (a Python or NumPy number, or a one-element tensor) near ``expected``.
+
+    >>> check_scalar(torch.tensor(0.5), 0.5, "accuracy")
+    0.5
+    >>> check_scalar("0.5", 0.5, "accuracy")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: accuracy should be a number, but it is a str
+    >>> check_scalar(50.0, 0.5, "accuracy")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: accuracy is off by 49.5
+    """
     if isinstance(actual, torch.Tensor):
         if actual.numel() != 1:
             raise Fail(f"{what} should be a single number, but it has shape {tuple(actual.shape)}")
@@ -127,12 +181,27 @@ def check_scalar(actual: Any, expected: float, what: str, *, tol: float = 1e-5) 
 
 
 def check_type(value: Any, types: tuple[type, ...], what: str) -> None:
+    """``bool`` is not an ``int`` here, whatever Python says.
+
+    >>> check_type(True, (int,), "the rank")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: the rank should be a int, but it is a bool
+    """
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         names = " or ".join(t.__name__ for t in types)
         raise Fail(f"{what} should be a {names}, but it is {describe_value(value)}")
 
 
 def unpack(value: Any, n: int, what: str) -> tuple:
+    """
+    >>> unpack([1, 2], 2, "mse_gradients")
+    (1, 2)
+    >>> unpack((1, 2, 3), 2, "mse_gradients")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: mse_gradients should return a tuple of 2 values, but returned a tuple of length 3
+    """
     if not isinstance(value, (tuple, list)) or len(value) != n:
         raise Fail(f"{what} should return a tuple of {n} values, but returned {describe_value(value)}"
                    + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""))
@@ -144,6 +213,12 @@ def score_fraction(passed: int, total: int, message: str) -> None:
 
     Only ``{passed}`` and ``{total}`` are filled in: hints appended to a message quote
     student values (a dict, a set), and their braces must come through as they are.
+
+    >>> try:
+    ...     score_fraction(3, 4, "{passed} of {total} cases right; got {'a': 1}")
+    ... except Fail as f:
+    ...     print(f.message, f.fraction)
+    3 of 4 cases right; got {'a': 1} 0.75
     """
     if passed < total:
         text = message.replace("{passed}", str(passed)).replace("{total}", str(total))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from pathlib import Path
 
@@ -92,16 +93,67 @@ def test_the_evaluation_set_is_read_and_shifted_once_per_process():
     assert not torch.equal(other.eval_x, first.eval_x)  # the seed decides the shifts
 
 
-def test_the_notebook_states_the_cpu_budget_threshold_and_floor():
-    """Students are told every number that decides their grade; a recalibration that
-    changes one must change the notebook too."""
-    import json
+def _percent(x: float) -> str:
+    return f"{round(100 * x, 2):g} %"
 
+
+def _ps5_cells() -> dict[str, str]:
     from conftest import ROOT
 
-    text = "".join("".join(c["source"]) for c in json.loads(
-        (ROOT / "source/ps5_mnist_cnn/ps5_mnist_cnn.ipynb").read_text())["cells"])
+    from grader.notebooks import cells
+
+    nb = nbformat.read(ROOT / "source/ps5_mnist_cnn/ps5_mnist_cnn.ipynb", as_version=4)
+    return {cells.grade_id(c): c.source for c in nb.cells}
+
+
+def test_the_notebook_states_the_cpu_budget_threshold_and_floor():
+    """Students are told every number that decides their grade, on every profile (the GPU's
+    marked provisional); a recalibration that changes one must change the notebook too."""
+    sources = _ps5_cells()
+    training = sources["lesson_training"]
+    rows = {line.split("|")[1].strip(" `"): line for line in training.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == set(config.PROFILES), rows
+    for name, profile in config.PROFILES.items():
+        unit = "CPU seconds" if profile.budget_clock == "cpu" else "seconds"
+        row = rows[name]
+        assert f"**{profile.train_budget_s:g} {unit}**" in row, row
+        assert f"**{_percent(profile.mnist_threshold)}**" in row, row
+        assert f"**{_percent(profile.mnist_floor)}**" in row, row
+        assert f"{profile.quick_budget_s:g} {unit}" in row.split("|")[-2], row
+        # how late is too late, and when a call is stopped
+        tolerance = (profile.budget_tolerance(1) - profile.budget_tolerance(0), profile.budget_tolerance(0))
+        assert f"{tolerance[0]:g} × its budget + {tolerance[1]:g} seconds" in training
+        cap = (profile.budget_wall_cap(1) - profile.budget_wall_cap(0), profile.budget_wall_cap(0))
+        assert f"{cap[0]:g} × its budget + {cap[1]:g} seconds" in training
+    assert "provisional until they are calibrated" in training and "`gpu`" in training
     cpu = config.PROFILES["cpu"]
-    assert f"{cpu.train_budget_s:g} CPU seconds" in text
-    assert f"**{100 * cpu.mnist_threshold:g} %**" in text
-    assert f"**{100 * cpu.mnist_floor:g} %**" in text
+    assert f"{cpu.train_budget_s:g} CPU seconds" in training
+
+    # The student's own training run uses exactly each profile's graded budget.
+    tree = ast.parse(sources["train_own_model"])
+    budget = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", None) == "TIME_BUDGET_S" for t in node.targets))
+    for device, profile in (("cpu", config.PROFILES["cpu"]), ("cuda", config.PROFILES["gpu"])):
+        stated = eval(compile(ast.Expression(budget), "train_own_model", "eval"), {"device": device})
+        assert stated == profile.train_budget_s, (device, stated)
+
+
+@pytest.mark.parametrize("name", sorted(config.PROFILES), ids=lambda n: f"{n}-profile")
+def test_the_threshold_message_names_the_bar_when_it_passes_and_when_it_fails(name):
+    from grader.hidden.ps5_mnist_cnn.training import verdict
+
+    profile = config.PROFILES[name]
+    unit = " CPU-second" if profile.budget_clock == "cpu" else "-second"
+    bar = (f"full marks from {_percent(profile.mnist_threshold)}, partial credit from "
+           f"{_percent(profile.mnist_floor)}, on the {name} profile's "
+           f"{profile.train_budget_s:g}{unit} budget")
+    high, low = profile.mnist_threshold, profile.mnist_floor
+    message, fraction = verdict(profile, high + 0.001, 0.995, profile.train_budget_s - 1)
+    assert message.startswith("passed: ") and bar in message and fraction == 1.0, message
+    assert "shifted" in message and "plain test digits" in message
+    message, fraction = verdict(profile, (high + low) / 2, 0.99, profile.train_budget_s - 1)
+    assert bar in message and not message.startswith("passed") and fraction == pytest.approx(0.5)
+    assert verdict(profile, low - 0.01, 0.98, 1.0)[1] == 0.0
+    if name == "cpu" and profile.train_budget_s == 90 and profile.mnist_threshold == 0.89:
+        assert "full marks from 89 %, partial credit from 84 %, on the cpu profile's 90 CPU-second budget" in bar

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..sandbox.client import StudentError
 from . import static
 from .framework import (
     Fail,
@@ -23,9 +24,43 @@ registry = Registry()
 TESTS = registry.tests
 test = registry.test
 
+# pairwise_sq_dists must build the pairs itself: no library function that measures distances.
+# (The worker's "cdist" trap sees cdist and pdist however they are reached; pairwise_distance
+# decomposes into plain arithmetic before any trap could see it, so only the text catches it.)
+LIBRARY_DISTANCE = {
+    "cdist": "torch.cdist",
+    "pdist": "torch.pdist",
+    "pairwise_distance": "F.pairwise_distance",
+    "PairwiseDistance": "nn.PairwiseDistance",
+}
+
 
 def _random_shape(g: torch.Generator, rank: int, hi: int = 5) -> tuple[int, ...]:
     return tuple(int(v) for v in torch.randint(1, hi + 1, (rank,), generator=g))
+
+
+def _not_a_value_error(call) -> str | None:
+    """None when ``call()`` raises ValueError; otherwise what it did instead, in words."""
+    try:
+        result = call()
+    except ValueError:
+        return None
+    except StudentError as exc:
+        return f"it raised {exc.type} instead"
+    return f"it returned {describe_value(result)} instead"
+
+
+def _value_errors(cases: list[tuple[str, object]], expected: str) -> None:
+    """Each case is (what the bad input is, in words; a call): all must raise ValueError."""
+    missed = [(what, instead) for what, call in cases
+              if (instead := _not_a_value_error(call)) is not None]
+    if not missed:
+        return
+    if len({instead for _, instead in missed}) == 1:   # one reason: say it once
+        detail = ", ".join(what for what, _ in missed) + f" ({missed[0][1]})"
+    else:
+        detail = "; ".join(f"{what} ({instead})" for what, instead in missed)
+    raise Fail(f"{expected}; it did not for {detail}", (len(cases) - len(missed)) / len(cases))
 
 
 # ---------------------------------------------------------------- rank_and_shape
@@ -119,15 +154,13 @@ def broadcast_compatible(ctx) -> None:
 
 @test("broadcast_shape", 1, "broadcast_shape: incompatible shapes raise ValueError")
 def broadcast_incompatible(ctx) -> None:
-    cases = [((3,), (4,)), ((2, 1), (8, 4, 3)), ((5, 2), (2, 5)), ((1, 3), (3, 2, 2))]
-    ok = 0
-    for a, b in cases:
-        try:
-            ctx.student.broadcast_shape(a, b)
-        except ValueError:
-            ok += 1
-    score_fraction(ok, len(cases), "broadcast_shape raised ValueError for {passed} of {total} "
-                                   "incompatible pairs")
+    pairs = [((3,), (4,)), ((2, 1), (8, 4, 3)), ((5, 2), (2, 5)), ((1, 3), (3, 2, 2))]
+    words = ["two vectors of different lengths", "a pair whose shorter shape clashes after padding",
+             "a pair of transposed shapes", "a pair that clashes in its last dimension"]
+    _value_errors([(w, lambda a=a, b=b: ctx.student.broadcast_shape(a, b))
+                   for w, (a, b) in zip(words, pairs, strict=True)],
+                  "broadcast_shape should raise ValueError when two aligned sizes differ and "
+                  "neither of them is 1")
 
 
 @test("broadcast_shape", 1, "broadcast_shape: written by hand, not with a library helper",
@@ -155,7 +188,7 @@ def pairwise_random(ctx) -> None:
         _pairwise_case(ctx, n, m, d, torch.float32, g, f"the distances (case {i + 1})")
 
 
-@test("pairwise_sq_dists", 1, "pairwise_sq_dists: one row, one feature, float64")
+@test("pairwise_sq_dists", 0.5, "pairwise_sq_dists: one row, one feature, float64")
 def pairwise_edges(ctx) -> None:
     g = ctx.generator()
     _pairwise_case(ctx, 1, 5, 3, torch.float32, g, "the distances for a single row of X")
@@ -163,16 +196,21 @@ def pairwise_edges(ctx) -> None:
     _pairwise_case(ctx, 3, 4, 2, torch.float64, g, "the distances for float64 inputs")
 
 
-@test("pairwise_sq_dists", 1.5, "pairwise_sq_dists: broadcasting, no Python loops", kind="static")
+@test("pairwise_sq_dists", 1, "pairwise_sq_dists: broadcasting, no Python loops", kind="static")
 def pairwise_no_loops(ctx) -> None:
-    caught = ctx.session.rule_breaches.get("pairwise_sq_dists")
-    if caught:
-        raise Fail(f"pairwise_sq_dists should compute the distances itself, but {caught[0]}")
+    if not ctx.source().strip():
+        raise Fail("pairwise_sq_dists is missing")
     found = static.loops(ctx.sources(), "pairwise_sq_dists")
     if found:
         raise Fail(f"pairwise_sq_dists should use broadcasting only, but it contains {static.summary(found)}")
-    if not ctx.source().strip():
-        raise Fail("pairwise_sq_dists is missing")
+
+
+@test("pairwise_sq_dists", 1, "pairwise_sq_dists: no torch.cdist or other library distance",
+      kind="static")
+def pairwise_no_cdist(ctx) -> None:
+    by_hand(ctx, LIBRARY_DISTANCE,
+            "pairwise_sq_dists should build the differences itself, without torch.cdist, "
+            "torch.pdist or F.pairwise_distance", missing="pairwise_sq_dists is missing")
 
 
 # ---------------------------------------------------------------- mul_and_matmul
@@ -303,21 +341,27 @@ def to_batches_view(ctx) -> None:
         raise copy
 
 
-@test("to_batches", 1, "to_batches: ValueError when N is not divisible")
+@test("to_batches", 0.5, "to_batches: ValueError when N is not divisible")
 def to_batches_error(ctx) -> None:
-    for n, b in ((7, 2), (10, 4), (3, 5)):
-        try:
-            ctx.student.to_batches(torch.zeros(n, 2, 3), b)
-        except ValueError:
-            continue
-        raise Fail(f"to_batches should raise ValueError when {n} samples do not split into "
-                   f"batches of {b}")
+    _value_errors([(f"{n} samples in batches of {b}",
+                    lambda n=n, b=b: ctx.student.to_batches(torch.zeros(n, 2, 3), b))
+                   for n, b in ((7, 2), (10, 4), (3, 5))],
+                  "to_batches should raise ValueError when the N samples do not split into "
+                  "whole batches (N not divisible by batch_size)")
+
+
+@test("to_batches", 0.5, "to_batches: ValueError when batch_size <= 0")
+def to_batches_bad_size(ctx) -> None:
+    _value_errors([(f"batch_size={b}", lambda b=b: ctx.student.to_batches(torch.zeros(6, 2, 3), b))
+                   for b in (0, -2, -6)],
+                  "to_batches should raise ValueError when batch_size is not a positive number "
+                  "(check it before dividing by it)")
 
 
 # ---------------------------------------------------------------- one_hot
 
 
-@test("one_hot", 2, "one_hot: random labels")
+@test("one_hot", 1.5, "one_hot: random labels")
 def one_hot_values(ctx) -> None:
     g = ctx.generator()
     for _ in range(3):
@@ -331,7 +375,7 @@ def one_hot_values(ctx) -> None:
                        "column labels[i]")
 
 
-@test("one_hot", 1, "one_hot: float32, and classes beyond the largest label")
+@test("one_hot", 0.75, "one_hot: float32, and classes beyond the largest label")
 def one_hot_dtype(ctx) -> None:
     got = as_tensor(ctx.student.one_hot(torch.tensor([0, 1, 1]), 5), "the one-hot matrix")
     check_shape(got, (3, 5), "one_hot(labels, 5) for labels up to 1")
@@ -339,3 +383,15 @@ def one_hot_dtype(ctx) -> None:
         raise Fail(f"one_hot should return float32 (ready for a loss), not {got.dtype}")
     if not torch.equal(got, torch.eye(5)[[0, 1, 1]]):
         raise Fail("one_hot puts the 1s in the wrong places when there are more classes than labels")
+
+
+@test("one_hot", 0.75, "one_hot: ValueError for labels outside [0, num_classes)")
+def one_hot_error(ctx) -> None:
+    cases = [("a label equal to num_classes", torch.tensor([0, 3, 1]), 3),
+             ("a label larger than num_classes", torch.tensor([5]), 2),
+             ("a negative label", torch.tensor([0, -1, 2]), 4)]
+    _value_errors([(what, lambda labels=labels, k=k: ctx.student.one_hot(labels, k))
+                   for what, labels, k in cases],
+                  "one_hot should raise ValueError when a label is negative or not smaller than "
+                  "num_classes (check the labels first: indexing with a negative label silently "
+                  "counts from the end)")

@@ -78,6 +78,13 @@ CASES = [
                 subs=(("d_w2 = a1.T @ d_z2", "d_w2 = d_z2.T @ a1"),)),
     WrongAnswer("backward_b1_not_summed", "backward", "sum its gradient over the batch",
                 subs=(("d_b1 = d_z1.sum(dim=0)", "d_b1 = d_z1"),)),
+    WrongAnswer("backward_sigmoid_prime_of_a1", "backward",
+                "sigmoid_prime to a1, which is already a sigmoid output",
+                subs=(("d_z1 = d_a1 * a1 * (1.0 - a1)", "d_z1 = d_a1 * sigmoid_prime(a1)"),),
+                notes="a1 is already sigma(z1); the derivative needs z1 or a1 * (1 - a1)"),
+    WrongAnswer("backward_bias_mean_after_mean", "backward", "did you divide by N twice",
+                subs=(("d_b2 = d_z2.sum(dim=0)", "d_b2 = d_z2.mean(dim=0)"),),
+                notes="d_z2 already carries the 1/N of the mean; averaging again shrinks b2's step"),
     # --- train_xor
     WrongAnswer("train_xor_no_restarts", "train_xor", "got stuck",
                 subs=(("max_attempts = 20", "max_attempts = 1"),),

@@ -28,8 +28,60 @@ def conv2d_single(image, kernel, stride=1, padding=0):
 '''),
     WrongAnswer("pool_mean_instead_of_max", "max_pool2d_single", "averaged",
                 subs=(("return windows.amax(dim=(1, 3))", "return windows.mean(dim=(1, 3))"),)),
+    WrongAnswer("avg_divides_by_k", "avg_pool2d_single", "divided by k;",
+                subs=(("return windows.mean(dim=(1, 3))", "return windows.sum(dim=(1, 3)) / k"),)),
+    WrongAnswer("avg_sum_pooling", "avg_pool2d_single", "summed, not averaged",
+                subs=(("return windows.mean(dim=(1, 3))", "return windows.sum(dim=(1, 3))"),)),
+    WrongAnswer("avg_keeps_partial_windows", "avg_pool2d_single", "keeps the partial windows",
+                replace='''import math
+
+import torch
+
+def avg_pool2d_single(x, kernel_size):
+    x = torch.as_tensor(x).float()
+    k = int(kernel_size)
+    out_h, out_w = math.ceil(x.shape[0] / k), math.ceil(x.shape[1] / k)
+    out = torch.zeros(out_h, out_w)
+    for i in range(out_h):
+        for j in range(out_w):
+            out[i, j] = x[i * k:(i + 1) * k, j * k:(j + 1) * k].mean()
+    return out
+'''),
+    WrongAnswer("avg_integer_mean", "avg_pool2d_single", "integer",
+                subs=(("    if not x.is_floating_point():\n"
+                       "        x = x.float()  # the mean of integers need not be an integer\n", ""),)),
+    WrongAnswer("avg_library", "avg_pool2d_single", "no library pooling",
+                replace='''import torch
+import torch.nn.functional as F
+
+def avg_pool2d_single(x, kernel_size):
+    x = torch.as_tensor(x)
+    x = x if x.is_floating_point() else x.float()
+    return F.avg_pool2d(x[None, None], kernel_size)[0, 0]
+'''),
+    WrongAnswer("avg_convolution_of_ones", "avg_pool2d_single", "or convolution",
+                replace='''import torch
+import torch.nn.functional as F
+
+def avg_pool2d_single(x, kernel_size):
+    x = torch.as_tensor(x)
+    x = x if x.is_floating_point() else x.float()
+    k = int(kernel_size)
+    ones = torch.ones(1, 1, k, k, dtype=x.dtype) / (k * k)
+    return F.conv2d(x[None, None], ones, stride=k)[0, 0]
+'''),
     WrongAnswer("predict_int32_labels", "predict", "should return int64",
                 subs=(("return torch.cat(predictions).long()", "return torch.cat(predictions).int()"),)),
+    WrongAnswer("predict_uint8_unscaled", "predict", "predict seems to scale the images differently "
+                "from train_model: uint8 images",
+                subs=(("batch = batch.float() / 255 if batch.dtype == torch.uint8 else batch.float()",
+                       "batch = batch.float()"),)),
+    WrongAnswer("predict_floats_scaled_again", "predict", "divided by 255 once more",
+                subs=(("batch = batch.float() / 255 if batch.dtype == torch.uint8 else batch.float()",
+                       "batch = batch.float() / 255"),)),
+    WrongAnswer("predict_argmin", "predict", "index of the largest logit",
+                subs=(("predictions.append(model(batch).argmax(dim=1).cpu())",
+                       "predictions.append(model(batch).argmin(dim=1).cpu())"),)),
     WrongAnswer("accuracy_as_percentage", "evaluate_accuracy", "returns a percentage",
                 subs=(("return (predictions == labels).float().mean().item()",
                        "return 100 * (predictions == labels).float().mean().item()"),)),

@@ -72,11 +72,12 @@ def _factor_hint(g: torch.Tensor, w: torch.Tensor, n: int, n_out: int) -> str | 
     if near(1 / n) or near(1 / m):
         return "is too small by the batch size: did you divide by N twice?"
     if near(-1):
-        return "has the wrong sign: the output error is δ2 = (y_pred - y) / M"
+        return ("has the wrong sign: a prediction above its label should give the output "
+                "layer's z2 a positive gradient")
     return None
 
 
-_PRODUCTS = {"w1": "w1 (n_in, h) = X.T @ δ1", "w2": "w2 (h, n_out) = a1.T @ δ2"}
+_PRODUCTS = {"w1": "w1 (n_in, h)", "w2": "w2 (h, n_out)"}
 
 
 def _shape_hint(k: str, got: torch.Tensor, want: torch.Tensor, n: int) -> str:
@@ -102,11 +103,11 @@ def _gradient_hint(k: str, got, want: torch.Tensor, variants: dict, n: int, n_ou
     hint = _factor_hint(got, want, n, n_out)
     if hint is None and k in ("w1", "b1"):
         if _matches(got, variants["missing"][k], atol=1e-6, rtol=1e-3):
-            hint = ("is missing the sigmoid derivative of the hidden layer: "
-                    "δ1 = (δ2 @ w2.T) * a1 * (1 - a1)")
+            hint = ("is missing the sigmoid derivative of the hidden layer: the chain rule "
+                    "also passes through a1 = σ(z1)")
         elif _matches(got, variants["on a1"][k], atol=1e-6, rtol=1e-3):
             hint = ("applies sigmoid_prime to a1, which is already a sigmoid output: "
-                    "σ'(z1) = a1 * (1 - a1)")
+                    "σ'(z1) can be written with a1 itself")
     return hint
 
 
@@ -166,8 +167,8 @@ def _check_backward(ctx, cases, *, no_grad: bool = False) -> None:
     if hints:
         msg += ". " + _join_hints(dict(list(hints.items())[:4]))
     elif all(ok[k] == total for k in ("w2", "b2")):
-        msg += (". The output layer is right: check the hidden layer (δ2 @ w2.T, then the "
-                "sigmoid derivative)")
+        msg += (". The output layer is right: check the hidden layer (back through w2, then "
+                "through the hidden sigmoid)")
     if forward_wrong:
         msg += ". Note: your forward is wrong for some of these cases, and backward uses its cache"
     raise Fail(msg, sum(ok.values()) / (len(KEYS) * total))

@@ -44,7 +44,8 @@ def _evaluate_trained(ctx, params, n_hidden: int, what: str) -> tuple[float, str
                 "initialisation (another seed derived from `seed`) when a run fails")
     elif loss > 0.65:
         hint = ("; a loss near 0.693 means the network has learned nothing: check that each step "
-                "does param = param - lr * grad with your backward's gradients")
+                "does param = param - lr * grad with your backward's gradients, and that forward "
+                "and backward pass their own tests first (train_xor builds on them)")
     return 0.0, f"{what} classifies only {right} of the 4 XOR points (mean BCE {loss:.3f}){hint}"
 
 

@@ -10,6 +10,7 @@ from .training import THRESHOLD_TEST
 TESTS = [*by_hand.TESTS, *model.TESTS, *training.TESTS]
 
 # Rules on *how*, enforced while these functions run (sandbox.traps).
-RULES = {"conv2d_single": ("convolution",), "max_pool2d_single": ("pooling",)}
+RULES = {"conv2d_single": ("convolution",), "max_pool2d_single": ("pooling",),
+         "avg_pool2d_single": ("pooling", "convolution")}
 
 __all__ = ["MAX_PARAMETERS", "RULES", "TESTS", "THRESHOLD_TEST"]

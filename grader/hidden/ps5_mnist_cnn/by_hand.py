@@ -1,10 +1,11 @@
-"""ps5 parts 1-3: the output size of a convolution, cross-correlation and max pooling by hand."""
+"""ps5 parts 1-3: the output size of a convolution, cross-correlation, max and average pooling by hand."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from ...sandbox.client import StudentError
 from .. import static
 from ..framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
 
@@ -141,3 +142,108 @@ def pool_remainder(ctx) -> None:
 def pool_by_hand(ctx) -> None:
     by_hand(ctx, static.LIBRARY_POOLING,
             "max_pool2d_single should take window maxima itself")
+
+
+# ---------------------------------------------------------------- avg_pool2d_single
+
+# Average pooling may use neither a library pooling operator nor a convolution (a kernel of
+# ones divided by k*k averages too).
+LIBRARY_AVERAGING = {
+    **static.LIBRARY_POOLING,
+    "avg_pool2d": "a library pooling function",
+    "AvgPool2d": "nn.AvgPool2d",
+    "adaptive_avg_pool2d": "a library pooling function",
+    "AdaptiveAvgPool2d": "nn.AdaptiveAvgPool2d",
+    "avg_pool1d": "a library pooling function",
+    "lp_pool2d": "a library pooling function",
+    **static.LIBRARY_CONVOLUTION,
+}
+
+
+def _avg_mistake(got: torch.Tensor, x: torch.Tensor, k: int) -> str | None:
+    """What a wrong average-pooling result looks like it did, or None if nothing known."""
+    h, w = x.shape[0] // k, x.shape[1] // k
+    ceil_h, ceil_w = -(-x.shape[0] // k), -(-x.shape[1] // k)
+    if (h, w) != (ceil_h, ceil_w) and tuple(got.shape) == (ceil_h, ceil_w):
+        return ("it keeps the partial windows at the bottom or right edge; rows and columns that "
+                "do not fill a whole k x k window are dropped, as in max_pool2d_single")
+    if tuple(got.shape) != (h, w):
+        return None
+    mean = F.avg_pool2d(x[None, None].double(), k)[0, 0]
+    g = got.double()
+    if torch.allclose(g, mean * k * k, rtol=1e-4, atol=1e-4):
+        return "the windows are summed, not averaged: divide each window's sum by the k * k values in it"
+    if k > 1 and torch.allclose(g, mean * k, rtol=1e-4, atol=1e-4):
+        return ("each window's sum is divided by k; a k x k window holds k * k values, so divide "
+                "by k * k")
+    if torch.allclose(g, F.max_pool2d(x[None, None].double(), k)[0, 0], rtol=1e-4, atol=1e-4):
+        return "that is each window's maximum (max pooling); average pooling takes the mean"
+    return None
+
+
+def _check_avg(ctx, x: torch.Tensor, k: int, what: str, credit: float) -> None:
+    """Compare with the trusted average; a recognised mistake keeps ``credit`` of the points."""
+    got = as_tensor(ctx.student.avg_pool2d_single(x, k), what)
+    want = F.avg_pool2d(x[None, None].double(), k)[0, 0]
+    mistake = _avg_mistake(got, x, k)
+    if mistake is not None and not (got.shape == want.shape
+                                    and torch.allclose(got.double(), want, rtol=1e-4, atol=1e-5)):
+        raise Fail(f"{what}: {mistake}", credit)
+    check_shape(got, tuple(want.shape), f"{what} (an (H, W) map pooled with k x k windows gives "
+                                        "(H // k, W // k))")
+    if not got.is_floating_point():
+        raise Fail(f"{what} has dtype {got.dtype}; average pooling gives a float tensor", credit)
+    check_close(got.double(), want, what, atol=1e-5, rtol=1e-4)
+
+
+@test("avg_pool2d_single", 0.75, "avg_pool2d_single: random maps")
+def avg_pool_random(ctx) -> None:
+    g = ctx.generator()
+    for k in (2, 3):
+        x = torch.randn(3 * k, 2 * k, generator=g)
+        _check_avg(ctx, x, k, f"average pooling with a {k}x{k} window", 0.25)
+
+
+@test("avg_pool2d_single", 0.5, "avg_pool2d_single: sizes that do not divide evenly")
+def avg_pool_remainder(ctx) -> None:
+    g = ctx.generator()
+    for shape, k in (((7, 9), 2), ((8, 11), 3)):
+        x = torch.randn(*shape, generator=g)
+        got = as_tensor(ctx.student.avg_pool2d_single(x, k), "the pooled map")
+        want_shape = (shape[0] // k, shape[1] // k)
+        if tuple(got.shape) != want_shape:
+            hint = _avg_mistake(got, x, k) or ("rows and columns that do not fill a whole window "
+                                               "are dropped")
+            raise Fail(f"average pooling of a {shape[0]}x{shape[1]} map with a {k}x{k} window gives "
+                       f"shape {tuple(got.shape)}, expected {want_shape}: {hint}")
+        # The cropping is right; what is left to get right is the averaging itself.
+        _check_avg(ctx, x, k, f"the pooled values of a {shape[0]}x{shape[1]} map", 0.5)
+
+
+@test("avg_pool2d_single", 0.25, "avg_pool2d_single: integer maps give float means")
+def avg_pool_integers(ctx) -> None:
+    g = ctx.generator()
+    for dtype in (torch.uint8, torch.int64):
+        x = torch.randint(0, 50, (6, 4), generator=g).to(dtype)
+        try:
+            got = as_tensor(ctx.student.avg_pool2d_single(x, 2), "the pooled integer map")
+        except StudentError as exc:
+            raise Fail(f"avg_pool2d_single raised {exc.type} on an integer ({dtype}) map: turn "
+                       "integer input into floats before averaging (torch's mean refuses "
+                       "integer tensors)") from None
+        if not got.is_floating_point():
+            raise Fail(f"an integer ({dtype}) map gives dtype {got.dtype}; the mean of integers "
+                       "need not be an integer, so return floats (torch.float32)")
+        mistake = _avg_mistake(got, x, 2)
+        want = F.avg_pool2d(x[None, None].double(), 2)[0, 0]
+        if mistake is not None and not (got.shape == want.shape
+                                        and torch.allclose(got.double(), want, atol=1e-5)):
+            raise Fail(f"the means of an integer ({dtype}) map: {mistake}")
+        check_close(got.double(), want, f"the means of an integer ({dtype}) map", atol=1e-5,
+                    rtol=1e-5)
+
+
+@test("avg_pool2d_single", 0.5, "avg_pool2d_single: no library pooling", kind="static")
+def avg_pool_by_hand(ctx) -> None:
+    by_hand(ctx, LIBRARY_AVERAGING, "avg_pool2d_single should average each window itself "
+                                    "(no library pooling or convolution)")

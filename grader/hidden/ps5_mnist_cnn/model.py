@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ...sandbox.client import StudentError
 from ..facts import ModelFacts, output_depends_on, shipped_state
 from ..framework import Fail, Registry, as_tensor, check_shape
 
@@ -101,7 +102,36 @@ def _probe(ctx, g):
     return ctx.session.builtin("linear_probe", weight, bias, as_handle=True), weight, bias
 
 
-@test("predict", 2, "predict: one label per image, the argmax of the logits")
+def _reference_labels(ctx, weight, bias, images) -> torch.Tensor:
+    """The reference predict's labels for ``images`` with the probe's weights, computed here."""
+    probe = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(weight.shape[1], weight.shape[0]))
+    with torch.no_grad():
+        probe[1].weight.copy_(weight)
+        probe[1].bias.copy_(bias)
+    return ctx.ref.predict(probe, images, "cpu").long()
+
+
+def _labels_fail(got, right, rescaled, n, what: str, rescaling: str) -> None:
+    """Fail with the likeliest cause when ``got`` differs from the right labels.
+
+    ``rescaled`` are the reference's labels for the same images scaled the other way
+    (float images divided by 255 again, or uint8 pixels left at 0..255): when the student's
+    labels match those, the scaling is at fault, not the argmax.
+    """
+    wrong = int((got != right).sum())
+    if not wrong:
+        return
+    if torch.equal(got, rescaled):
+        raise Fail(f"predict seems to scale the images differently from train_model: {what} get "
+                   f"the labels of the same images {rescaling}; scale uint8 pixels 0..255 to "
+                   "[0, 1] (divide by 255) and pass floats in [0, 1] on unchanged, as in training",
+                   0.25)
+    raise Fail(f"predict gives the wrong label for {wrong} of {n} {what}: the label is the index of "
+               "the largest logit (argmax along dimension 1) for the images scaled as in "
+               "train_model", 0.25)
+
+
+@test("predict", 1, "predict: float images in [0, 1], one label per image")
 def predict_values(ctx) -> None:
     g = ctx.generator()
     model, weight, bias = _probe(ctx, g)
@@ -109,11 +139,29 @@ def predict_values(ctx) -> None:
         images = torch.rand(n, 1, 28, 28, generator=g)
         got = as_tensor(ctx.student.predict(model, images, ctx.device), "predict's result")
         check_shape(got, (n,), f"predict for {n} images")
-        want = (images.flatten(1) @ weight.T + bias).argmax(dim=1)
-        wrong = int((got.long() != want).sum())
-        if wrong:
-            raise Fail(f"predict gives the wrong label for {wrong} of {n} images "
-                       "(it should be the index of the largest logit)", 0.25)
+        right = _reference_labels(ctx, weight, bias, images)
+        again = _reference_labels(ctx, weight, bias, images / 255)
+        _labels_fail(got.long(), right, again, n, "float images in [0, 1]",
+                     "divided by 255 once more")
+
+
+@test("predict", 1, "predict: uint8 images are scaled to [0, 1] as in training")
+def predict_uint8(ctx) -> None:
+    g = ctx.generator()
+    model, weight, bias = _probe(ctx, g)
+    n = 300
+    images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
+    try:
+        got = as_tensor(ctx.student.predict(model, images, ctx.device), "predict's result")
+    except StudentError as exc:
+        raise Fail(f"predict raised {exc.type} for uint8 images (N, 28, 28) with pixels 0..255: "
+                   "turn them into floats in [0, 1] (divide by 255, as train_model does) before "
+                   "they reach the model") from None
+    check_shape(got, (n,), f"predict for {n} uint8 images of shape (N, 28, 28)")
+    right = _reference_labels(ctx, weight, bias, images.float() / 255)
+    unscaled = _reference_labels(ctx, weight, bias, images.float())
+    _labels_fail(got.long(), right, unscaled, n, "uint8 images with pixels 0..255",
+                 "left at 0..255 instead of divided by 255")
 
 
 @test("predict", 1, "predict: returns int64 labels")
@@ -144,7 +192,8 @@ def accuracy_values(ctx) -> None:
                    0.5)
     if abs(got - want) > 1e-6:
         hint = " (a fraction between 0 and 1, not a percentage or a count)" if got > 1 else ""
-        raise Fail(f"evaluate_accuracy is off by {abs(got - want):.3g}{hint}")
+        raise Fail(f"evaluate_accuracy is off by {abs(got - want):.3g}{hint}"
+                   + _predict_at_fault(ctx, model, images, pred))
 
 
 @test("evaluate_accuracy", 1, "evaluate_accuracy: all right and all wrong")
@@ -156,4 +205,18 @@ def accuracy_edges(ctx) -> None:
     right = ctx.student.evaluate_accuracy(model, images, pred, ctx.device)
     wrong = ctx.student.evaluate_accuracy(model, images, (pred + 3) % 10, ctx.device)
     if float(right) != 1.0 or float(wrong) != 0.0:
-        raise Fail("evaluate_accuracy should be 1.0 when every label is right and 0.0 when none is")
+        raise Fail("evaluate_accuracy should be 1.0 when every label is right and 0.0 when none is"
+                   + _predict_at_fault(ctx, model, images, pred))
+
+
+def _predict_at_fault(ctx, model, images, pred) -> str:
+    """A hint for evaluate_accuracy's messages when the student's predict is wrong here too."""
+    try:
+        labels = ctx.student.predict(model, images, ctx.device)
+    except StudentError:
+        return "; predict fails on these images too: fix predict first, evaluate_accuracy depends on it"
+    if not isinstance(labels, torch.Tensor) or labels.shape != pred.shape \
+            or not torch.equal(labels.long(), pred):
+        return ("; predict gives wrong labels for these images too: fix predict first, "
+                "evaluate_accuracy depends on it")
+    return ""

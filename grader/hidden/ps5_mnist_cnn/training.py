@@ -127,13 +127,32 @@ def mnist_threshold(ctx) -> None:
         budget_seconds=budget, budget_clock=profile.budget_clock, confusion=graded.confusion, secret_seed=secret,
         evaluation=f"the 10,000 MNIST test digits, each shifted by up to "
                    f"{config.MNIST_MAX_SHIFT} pixels in a random direction")
-    summary = (f"{100 * graded.accuracy:.2f}% on the evaluation set (the 10,000 test digits, each "
+    message, fraction = verdict(profile, graded.accuracy, plain.accuracy, train_s)
+    if fraction >= 1.0:
+        return message
+    raise Fail(message, fraction)
+
+
+def _percent(x: float) -> str:
+    return f"{round(100 * x, 2):g} %"
+
+
+def grading_bar(profile) -> str:
+    """The bar a profile grades MNIST accuracy by, in the words the notebook uses:
+    "full marks from 89 %, partial credit from 84 %, on the cpu profile's 90 CPU-second budget"."""
+    unit = " CPU-second" if profile.budget_clock == "cpu" else "-second"
+    return (f"full marks from {_percent(profile.mnist_threshold)}, partial credit from "
+            f"{_percent(profile.mnist_floor)}, on the {profile.name} profile's "
+            f"{profile.train_budget_s:g}{unit} budget")
+
+
+def verdict(profile, accuracy: float, plain_accuracy: float, train_s: float) -> tuple[str, float]:
+    """The threshold test's message and the fraction of its points, passed or not."""
+    summary = (f"{100 * accuracy:.2f} % on the evaluation set (the 10,000 test digits, each "
                f"shifted by up to {config.MNIST_MAX_SHIFT} pixels; the plain test digits give "
-               f"{100 * plain.accuracy:.2f}%), trained in {train_s:.0f} of a {budget:g} "
-               f"{_unit(profile)} budget")
-    if graded.accuracy >= profile.mnist_threshold:
-        return f"passed: {summary}"
-    fraction = (graded.accuracy - profile.mnist_floor) / (profile.mnist_threshold - profile.mnist_floor)
-    raise Fail(f"{summary}; full points from {100 * profile.mnist_threshold:.0f}%, partial credit "
-               f"from {100 * profile.mnist_floor:.0f}% — shifted digits reward convolutions and "
-               "shift augmentation", max(0.0, min(1.0, fraction)))
+               f"{100 * plain_accuracy:.2f} %), trained in {train_s:.1f} {_unit(profile)}")
+    if accuracy >= profile.mnist_threshold:
+        return f"passed: {summary}; {grading_bar(profile)}", 1.0
+    fraction = (accuracy - profile.mnist_floor) / (profile.mnist_threshold - profile.mnist_floor)
+    return (f"{summary}; {grading_bar(profile)} — shifted digits reward convolutions and shift "
+            "augmentation", max(0.0, min(1.0, fraction)))

@@ -19,7 +19,8 @@ from grader.sandbox.client import WORKER_FILES
 
 # Lowest first. Each name is a top-level unit of the package (a module or a subpackage).
 LAYERS: list[tuple[str, ...]] = [
-    ("grader", "grader.sandbox"),       # the package's constants; the trust boundary
+    ("grader", "grader.faults"),        # the package's constants; what can go wrong
+    ("grader.sandbox",),                # the trust boundary
     ("grader.results", "grader.notebooks", "grader.data", "grader.baselines"),
     ("grader.course",),
     ("grader.config",),                 # Settings, profiles, limits: what a run is given
@@ -110,6 +111,15 @@ def test_an_import_up_or_sideways_is_caught(tmp_path):
     sideways = tmp_path / "x.py"
     sideways.write_text("def f():\n    from grader.report import table\n")
     assert len(violations(sideways, "grader.hidden.x")) == 1   # inside a function too
+
+
+def test_the_hidden_tests_never_see_the_transport():
+    # They work through hidden.api (a context, the worker's few extra services, the faults),
+    # so a change to the sandbox cannot reach into a hidden test, nor a hidden test into it.
+    for path in sorted((PACKAGE / "hidden").rglob("*.py")):
+        sandbox = [f"{path.relative_to(ROOT)}:{line} imports {t}" for line, t in imports_of(path)
+                   if unit_of(t) == "grader.sandbox"]
+        assert sandbox == []
 
 
 @pytest.mark.parametrize("name", WORKER_FILES)

@@ -12,16 +12,23 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..faults import (
+    NotDefined,
+    RuleBroken,
+    StudentError,
+    SubmissionTimeout,
+    WorkerFault,
+    WorkerTimeout,
+)
 from ..hidden.framework import Fail
 from ..results import TestResult
-from ..sandbox.client import RuleBroken, StudentError, SubmissionTimeout, WorkerFault, WorkerTimeout
 
 
 def _student_message(grade_id: str, exc: StudentError) -> str:
+    if isinstance(exc, NotDefined):
+        return exc.message
     if exc.type == "NotImplementedError":
         return f"{grade_id} is not implemented yet (it raised NotImplementedError)"
-    if exc.type == "LookupError" and "not defined" in exc.message:
-        return exc.message
     return f"{grade_id} raised {exc.type}: {exc.message}"[:600]
 
 
@@ -55,7 +62,7 @@ class TestRunner:
             score, output = 0.0, f"{target} breaks its rule: {exc}"
         except StudentError as exc:
             score, output = 0.0, _student_message(target, exc)
-            if exc.type == "LookupError" and target in self.cell_errors:
+            if isinstance(exc, NotDefined) and target in self.cell_errors:
                 output += f" (its cell raised {self.cell_errors[target]})"
         except SubmissionTimeout as exc:
             score, output = 0.0, f"not run: {exc}"

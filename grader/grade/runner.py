@@ -9,57 +9,26 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
-import torch
 
 from .. import config
 from ..config import GpuSlot
 from ..course import Course
+from ..faults import WorkerFault
 from ..hidden import hidden_rules_for, hidden_tests_for
+from ..hidden.api import Context
 from ..hidden.framework import HiddenTest, seed_for
 from ..notebooks import cells as nbcells
 from ..notebooks.restore import restore
 from ..notebooks.solutions import load_reference_module
 from ..results import CellRun, GradeResult, TestResult
-from ..sandbox.client import WorkerFault
 from .outcomes import TestRunner
 from .public import public_globals
 from .session import Session, StudentNamespace
-
-
-@dataclass
-class Context:
-    """What a hidden test sees: the student's code (by proxy) and the reference."""
-
-    session: Session
-    settings: config.Settings
-    student: StudentNamespace
-    ref: Any
-    solutions: dict[str, str]
-    profile: config.Profile
-    test: HiddenTest
-    seed: int
-    facts: dict[str, Any] = field(default_factory=dict)
-    student_sources: tuple[str, ...] = ()
-
-    @property
-    def device(self) -> str:
-        return self.profile.device
-
-    def generator(self, offset: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed + offset)
-
-    def source(self, grade_id: str | None = None) -> str:
-        return self.solutions.get(grade_id or self.test.grade_id, "")
-
-    def sources(self) -> list[str]:
-        """Every cell the student wrote or could change, in notebook order (static rules)."""
-        return list(self.student_sources) or list(self.solutions.values())
-
 
 UNSANDBOXED_NOTE = ("WARNING: graded WITHOUT the worker sandbox (bubblewrap): the student's code "
                     "could read and change this machine's files. Fine for checking your own work; "

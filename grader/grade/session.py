@@ -9,20 +9,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..sandbox.client import (
-    RemoteObject,
+from ..faults import (
     RuleBroken,
     StudentError,
     SubmissionTimeout,
-    Worker,
     WorkerDied,
     WorkerFault,
     WorkerTimeout,
 )
+from ..sandbox.client import RemoteObject, Worker
 from ..sandbox.limits import Limits
 
 
 class Session:
+    """The hidden tests' ``ctx.worker`` (``hidden.api.WorkerSession``) and the public tests'
+    proxies' way into the worker of one submission."""
+
     def __init__(self, sources: list[str], limits: Limits, *, max_restarts: int = 12) -> None:
         self.sources = sources
         self.limits = limits
@@ -121,6 +123,14 @@ class Session:
 
     def describe(self, obj: RemoteObject) -> dict:
         return self.ensure().describe(obj)
+
+    def holds(self, obj: Any) -> bool:
+        """Whether ``obj`` is a handle to an object that stays in the worker."""
+        return isinstance(obj, RemoteObject)
+
+    def construct(self, name: str, attr: str, *args: Any) -> RemoteObject:
+        """``name.attr(*args)`` in the notebook's namespace, kept in the worker as a handle."""
+        return self.ensure().call({"name": name, "attr": attr}, args, {}, as_handle=True)
 
     def builtin(self, name: str, *args: Any, **options: Any) -> Any:
         return self.ensure().builtin(name, *args, **options)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..sandbox.client import StudentError
+from .api import StudentError
 from .framework import Fail
 
 
@@ -49,7 +49,7 @@ def shipped_state(ctx, model, what: str) -> tuple[dict[str, torch.Tensor], bool]
     is not an ``nn.Module`` as far as grading is concerned.
     """
     try:
-        state = ctx.session.builtin("trained_state", model)
+        state = ctx.worker.builtin("trained_state", model)
     except StudentError as exc:
         raise Fail(f"{what}: the model's state_dict() could not be read "
                    f"({exc.type}: {exc.message[:200]})") from None

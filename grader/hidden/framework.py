@@ -239,7 +239,7 @@ def by_hand(ctx, banned: dict[str, str], rule: str, *, missing: str | None = Non
     if missing is not None and not ctx.source().strip():
         raise Fail(missing)
     function = function or ctx.test.grade_id
-    caught = ctx.session.rule_breaches.get(function)
+    caught = ctx.worker.rule_breaches.get(function)
     if caught:   # the worker's traps saw it while the behaviour tests ran (sandbox.traps)
         raise Fail(f"{rule}, but {caught[0]}")
     sources = ctx.sources()

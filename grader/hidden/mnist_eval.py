@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..sandbox.client import StudentError
+from .api import StudentError
 from .framework import Fail
 
 
@@ -96,10 +96,10 @@ def hand_over(ctx, trained, what: str, *, max_parameters: int | None = None):
     if max_parameters is not None and n > max_parameters:
         raise Fail(f"{what}: the trained model has {n:,} numbers in its state_dict (parameters "
                    f"and buffers); the cap is {max_parameters:,}")
-    ctx.session.restart()
+    ctx.worker.restart()
     fresh = ctx.student.build_model.options(as_handle=True)()
     try:
-        ctx.session.builtin("load_trained_state", fresh, weights, training, ctx.device)
+        ctx.worker.builtin("load_trained_state", fresh, weights, training, ctx.device)
     except StudentError as exc:
         raise Fail(f"{what}: the trained weights do not load into a new build_model() "
                    f"({exc.type}: {exc.message[:200]}); keep everything the model learns in "

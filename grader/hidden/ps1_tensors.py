@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..sandbox.client import StudentError
 from . import static
+from .api import StudentError
 from .framework import (
     Fail,
     Registry,
@@ -327,13 +327,13 @@ def to_batches_view(ctx) -> None:
     got = as_tensor(ctx.student.to_batches(values, 3), "the batches")
     if tuple(got.shape) != (2, 3, 2, 2) or not torch.equal(got, values.view(2, 3, 2, 2)):
         raise Fail("to_batches must first give the right batches before sharing storage counts")
-    data = ctx.session.put(values)
+    data = ctx.worker.put(values)
     result = ctx.student.to_batches.options(as_handle=True)(data, 3)
     copy = Fail("to_batches returned a copy; use view/reshape so that the batches share "
                 "storage with the data (no copy)")
     # The worker's word (same storage) is not enough on its own: writing through the
     # result must change the data, read back here as data.
-    if not ctx.session.builtin("same_storage", result, data):
+    if not ctx.worker.builtin("same_storage", result, data):
         raise copy
     result.fill_(-1.0)
     back = as_tensor(data.clone(), "the data after writing to the batches")

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
+from ..faults import ProtocolViolation
 from . import wire
-from .errors import ProtocolViolation
 from .proxies import RemoteObject
 
 

@@ -18,10 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import fence, isolation, wire
-from .calls import CallScope
-from .cgroup import MemoryCap
-from .errors import (
+from ..faults import (
+    NotDefined,
     ProtocolViolation,
     RuleBroken,
     StudentError,
@@ -29,9 +27,12 @@ from .errors import (
     WorkerDied,
     WorkerFault,
     WorkerTimeout,
-    death_message,
     student_error,
 )
+from . import fence, isolation, wire
+from .calls import CallScope
+from .cgroup import MemoryCap
+from .errors import death_message
 from .isolation import SandboxUnavailable
 from .limits import Limits, worker_env, worker_settings
 from .output import OutputTail, cell_outcome
@@ -312,6 +313,8 @@ class Worker:
         broken = reply.get("broken")
         if rules and isinstance(broken, list) and broken:
             raise RuleBroken("while it ran it used " + "; ".join(str(b)[:200] for b in broken[:4]))
+        if reply.get("kind") == "missing":   # the notebook has no such name
+            raise NotDefined(str(reply.get("name", target.get("name", "?")))[:200])
         if reply.get("kind") == "raised":
             err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
             raise student_error(str(err.get("type", "Exception")), str(err.get("message", "")),

@@ -1,69 +1,10 @@
-"""What can go wrong at the boundary, as exception types the trusted side can catch.
+"""Why a worker is gone, in words for the student's feedback.
 
-``WorkerFault`` and its subclasses: the worker could not answer (the message is meant for
-the student). ``StudentError``: the student's own code raised inside the worker; for
-built-in exception types the instance is also of that type.
+(The exception types the boundary raises live in ``grader.faults``, below every layer that
+catches them.)
 """
 
 from __future__ import annotations
-
-import builtins
-
-
-class WorkerFault(Exception):
-    """The worker could not answer: the message is meant for the student."""
-
-
-class WorkerTimeout(WorkerFault):
-    pass
-
-
-class SubmissionTimeout(WorkerTimeout):
-    """The whole submission used up its grading time (``Limits.submission_timeout_s``)."""
-
-
-class WorkerDied(WorkerFault):
-    pass
-
-
-class ProtocolViolation(WorkerFault):
-    pass
-
-
-class RuleBroken(Exception):
-    """The student's function used, while it ran, what its rule forbids (a worker trap).
-
-    Not a ``StudentError``: a hidden test that tolerates the student's exceptions must not
-    tolerate this one; the runner scores the test zero with this message.
-    """
-
-
-class StudentError(Exception):
-    """The student's own code raised inside the worker.
-
-    For built-in exception types the instance is also of that type (``ValueError`` ...),
-    so trusted code can write ``except ValueError`` as if the call were local.
-    """
-
-    def __init__(self, type: str, message: str = "", traceback: str = "") -> None:
-        super().__init__(f"{type}: {message}" if message else type)
-        self.type, self.message, self.traceback = type, message, traceback
-
-
-_BUILTIN_ERRORS = {name: obj for name, obj in vars(builtins).items()
-                   if isinstance(obj, type) and issubclass(obj, Exception)
-                   and name not in ("StopIteration", "StopAsyncIteration", "GeneratorExit")}
-_ERROR_CLASSES: dict[str, type] = {}
-
-
-def student_error(type_name: str, message: str = "", tb: str = "") -> StudentError:
-    base = _BUILTIN_ERRORS.get(type_name)
-    if base is None:
-        return StudentError(type_name, message, tb)
-    cls = _ERROR_CLASSES.get(type_name)
-    if cls is None:
-        cls = _ERROR_CLASSES[type_name] = type(f"Student{type_name}", (StudentError, base), {})
-    return cls(type_name, message, tb)
 
 
 def death_message(code: int | None, *, starting: bool, log: str, oom: bool,

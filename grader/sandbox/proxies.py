@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import StudentError
+from ..faults import StudentError
 
 if TYPE_CHECKING:
     from .client import Worker

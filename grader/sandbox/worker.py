@@ -49,6 +49,14 @@ class _CappedIO(io.StringIO):
         return text
 
 
+class _NotDefined(Exception):
+    """The notebook has no function or class of the name a call asked for."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class RequestLoop:
     """The worker's side of the protocol: read a request, answer it, wait for the next.
 
@@ -142,6 +150,8 @@ class RequestLoop:
                 continue
             try:
                 handler(req, tensors)
+            except _NotDefined as exc:   # a typed reply: the trusted side raises NotDefined
+                self.send({"kind": "missing", "name": exc.name})
             except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)) and op != "call":
                     raise
@@ -179,7 +189,7 @@ class RequestLoop:
         if "name" in spec:
             name = str(spec["name"])
             if name not in self.ns:
-                raise LookupError(f"{name} is not defined in the notebook")
+                raise _NotDefined(name)
             obj = self.ns[name]
         elif "builtin" in spec:
             obj = wb.BUILTINS[str(spec["builtin"])]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...sandbox.client import StudentError
+from ..api import NotDefined, StudentError
 from ..framework import Fail
 
 F32, F64 = torch.float32, torch.float64
@@ -41,8 +41,7 @@ def _call(fn, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
     try:
         return fn(*args, **kwargs), None
     except StudentError as exc:
-        if exc.type == "NotImplementedError" or (exc.type == "LookupError"
-                                                 and "not defined" in exc.message):
+        if exc.type == "NotImplementedError" or isinstance(exc, NotDefined):
             raise
         return None, f"{exc.type}: {exc.message}"[:200]
 
@@ -51,9 +50,6 @@ def _pick(g: torch.Generator, options) -> Any:
     return options[int(torch.randint(0, len(options), (1,), generator=g))]
 
 
-def _randint(g: torch.Generator, lo: int, hi: int) -> int:
-    """A random int in [lo, hi]."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=g))
 
 
 def _randn(g: torch.Generator, *shape: int, dtype: torch.dtype = F32) -> torch.Tensor:

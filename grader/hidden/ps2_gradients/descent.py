@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from .. import static
+from ..api import randint
 from ..framework import Fail, Registry, by_hand, describe_value, unpack
 from ._common import (
     F32,
@@ -30,7 +31,6 @@ from ._common import (
     _number,
     _numbers,
     _pick,
-    _randint,
     _score,
     _with_autograd_off,
 )
@@ -181,8 +181,8 @@ def _random_fit_checks(ctx, fn, name: str, cases, *, want_fn, what: str = "rando
 def _random_fit_cases(g: torch.Generator, dtypes) -> list:
     cases = []
     for dtype in dtypes:
-        X, y = _fit_case(g, _randint(g, 3, 12), _randint(g, 1, 4), dtype)
-        cases.append((X, y, _pick(g, (0.01, 0.03, 0.05)), _randint(g, 3, 30)))
+        X, y = _fit_case(g, randint(g, 3, 12), randint(g, 1, 4), dtype)
+        cases.append((X, y, _pick(g, (0.01, 0.03, 0.05)), randint(g, 3, 30)))
     return cases
 
 
@@ -323,7 +323,7 @@ def fit_with_autograd_edges(ctx) -> None:
     cases = []
     for n, d, dtype in ((1, 3, F64), (6, 1, F64), (1, 1, F32)):
         X, y = _fit_case(g, n, d, dtype)
-        cases.append((X, y, 0.05, _randint(g, 3, 15)))
+        cases.append((X, y, 0.05, randint(g, 3, 15)))
     _random_fit_checks(ctx, ctx.student.fit_with_autograd, "fit_with_autograd", cases,
                        want_fn=lambda X, y, lr, s: ref(X, y, lr, s),
                        what="runs with one sample, one feature, or float64 data")

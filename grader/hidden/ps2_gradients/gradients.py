@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .. import static
+from ..api import randint
 from ..framework import Registry, by_hand, unpack
 from ._common import (
     _DIAGNOSABLE_N,
@@ -25,7 +26,6 @@ from ._common import (
     _factor,
     _is,
     _pick,
-    _randint,
     _regression_case,
     _score,
     _with_autograd_off,
@@ -101,7 +101,7 @@ def _gradient_cases(ctx, cases, what: str, *, fn=None, tol: float | None = None)
 @test("mse_gradients", 1.5, "mse_gradients: random data (float64), checked against autograd")
 def mse_gradients_random(ctx) -> None:
     g = ctx.generator()
-    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), _randint(g, 1, 5), F64)
+    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 5), F64)
              for _ in range(5)]
     _gradient_cases(ctx, cases, "random float64 data sets")
 
@@ -109,7 +109,7 @@ def mse_gradients_random(ctx) -> None:
 @test("mse_gradients", 1, "mse_gradients: random data, float32")
 def mse_gradients_float32(ctx) -> None:
     g = ctx.generator()
-    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), _randint(g, 1, 4)) for _ in range(4)]
+    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 4)) for _ in range(4)]
     _gradient_cases(ctx, cases, "random float32 data sets (the results stay float32)")
 
 
@@ -132,7 +132,7 @@ def mse_gradients_lecture(ctx) -> None:
 @test("mse_gradients", 0.75, "mse_gradients: works with autograd switched off")
 def mse_gradients_no_grad(ctx) -> None:
     g = ctx.generator()
-    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), _randint(g, 1, 4), F64)
+    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 4), F64)
              for _ in range(2)]
     _with_autograd_off(
         lambda: _gradient_cases(ctx, cases, "data sets under torch.no_grad()",

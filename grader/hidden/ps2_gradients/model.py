@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..api import randint
 from ..framework import Registry, describe_value
 from ._common import (
     _DIAGNOSABLE_N,
@@ -20,7 +21,6 @@ from ._common import (
     _near,
     _number,
     _pick,
-    _randint,
     _randn,
     _regression_case,
     _score,
@@ -66,7 +66,7 @@ def hypothesis_random(ctx) -> None:
     g = ctx.generator()
     cases = []
     for _ in range(6):
-        n, d = _randint(g, 1, 9), _randint(g, 2, 6)
+        n, d = randint(g, 1, 9), randint(g, 2, 6)
         cases.append((_randn(g, n, d), _randn(g, d, 1), _randn(g, 1)))
     _hypothesis_cases(ctx, cases, "random inputs with several features")
 
@@ -86,7 +86,7 @@ def hypothesis_outputs(ctx) -> None:
     g = ctx.generator()
     cases = []
     for d, k in ((1, 3), (3, 2), (4, 3)):
-        n = _randint(g, 2, 7)
+        n = randint(g, 2, 7)
         cases.append((_randn(g, n, d), _randn(g, d, k), _randn(g, k)))
     _hypothesis_cases(ctx, cases, "inputs with k outputs per sample (b is added to every row)")
 
@@ -143,7 +143,7 @@ def _cost_cases(ctx, cases, what: str, *, need_0dim: bool = False) -> None:
 @test("mse_cost", 1.25, "mse_cost: random data, float32")
 def mse_cost_random(ctx) -> None:
     g = ctx.generator()
-    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), _randint(g, 1, 5)) for _ in range(6)]
+    cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 5)) for _ in range(6)]
     _cost_cases(ctx, cases, "random data sets")
 
 

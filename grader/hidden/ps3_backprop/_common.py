@@ -9,9 +9,6 @@ X_XOR = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 Y_XOR = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
 
 
-def _randint(g: torch.Generator, lo: int, hi: int) -> int:
-    """An int in [lo, hi]."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=g))
 
 
 def _shapes(n_in: int, h: int, n_out: int) -> dict[str, tuple[int, ...]]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..api import randint
 from ..framework import Fail, Registry, by_hand, describe_value, score_fraction
-from ._common import _matches, _randint
+from ._common import _matches
 
 registry = Registry()
 TESTS = registry.tests
@@ -18,7 +19,7 @@ def _elementwise_random(ctx, fn_name: str, ref_fn) -> tuple[int, int, list[torch
     g = ctx.generator()
     ok, inputs, outputs = 0, [], []
     for rank in (0, 1, 2, 3, 2, 1):
-        shape = tuple(_randint(g, 1, 5) for _ in range(rank))
+        shape = tuple(randint(g, 1, 5) for _ in range(rank))
         z = torch.randn(shape, generator=g) * 4.0
         got = getattr(ctx.student, fn_name)(z)
         inputs.append(z)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from ...sandbox.client import StudentError
 from .. import static
+from ..api import StudentError, randint
 from ..framework import Fail, Registry, by_hand, describe_value
-from ._common import KEYS, _matches, _randint, _random_params, _ref_forward
+from ._common import KEYS, _matches, _random_params, _ref_forward
 
 registry = Registry()
 TESTS = registry.tests
@@ -179,11 +179,11 @@ def backward_random(ctx) -> None:
     g = ctx.generator()
     cases = []
     for _ in range(5):
-        n_in, h = _randint(g, 1, 5), _randint(g, 2, 6)
-        n_out = _randint(g, 1, 3)
+        n_in, h = randint(g, 1, 5), randint(g, 2, 6)
+        n_out = randint(g, 1, 3)
         if n_out == h:
             h += 1
-        cases.append((_randint(g, 2, 12), n_in, h, n_out, g))
+        cases.append((randint(g, 2, 12), n_in, h, n_out, g))
     _check_backward(ctx, cases)
 
 

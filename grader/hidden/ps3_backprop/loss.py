@@ -6,8 +6,8 @@ import math
 
 import torch
 
+from ..api import randint
 from ..framework import Fail, Registry, as_tensor, score_fraction
-from ._common import _randint
 
 registry = Registry()
 TESTS = registry.tests
@@ -34,8 +34,8 @@ def _scalar(value) -> float | None:
 def bce_random(ctx) -> None:
     g = ctx.generator()
     ok, total, hints = 0, 6, set()
-    shapes = [(_randint(g, 2, 9), 1), (_randint(g, 2, 9),), (_randint(g, 2, 6), _randint(g, 2, 4)),
-              (4, 1), (_randint(g, 10, 30), 1), (_randint(g, 2, 5), 3)]
+    shapes = [(randint(g, 2, 9), 1), (randint(g, 2, 9),), (randint(g, 2, 6), randint(g, 2, 4)),
+              (4, 1), (randint(g, 10, 30), 1), (randint(g, 2, 5), 3)]
     for shape in shapes:
         p = torch.rand(shape, generator=g) * 0.98 + 0.01
         y = (torch.rand(shape, generator=g) > 0.5).float()
@@ -111,7 +111,7 @@ def bce_extremes(ctx) -> None:
 @test("bce_loss", 0.5, "bce_loss: a 0-dim tensor; predicting 0.5 costs ln 2 for any batch size")
 def bce_half(ctx) -> None:
     g = ctx.generator()
-    for n in (4, _randint(g, 5, 40)):
+    for n in (4, randint(g, 5, 40)):
         y = (torch.rand(n, 1, generator=g) > 0.5).float()
         got = ctx.student.bce_loss(torch.full((n, 1), 0.5), y)
         got = as_tensor(got, "the loss")

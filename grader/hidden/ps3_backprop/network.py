@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..api import randint
 from ..framework import (
     Fail,
     Registry,
@@ -13,7 +14,7 @@ from ..framework import (
     score_fraction,
     unpack,
 )
-from ._common import KEYS, X_XOR, Y_XOR, _matches, _randint, _random_params, _ref_forward, _shapes
+from ._common import KEYS, X_XOR, Y_XOR, _matches, _random_params, _ref_forward, _shapes
 
 registry = Registry()
 TESTS = registry.tests
@@ -52,7 +53,7 @@ def _params_problem(p, n_in: int, h: int, n_out: int, what: str) -> str | None:
 
 
 def _init_sizes(g: torch.Generator) -> tuple[int, int, int]:
-    return _randint(g, 1, 6), _randint(g, 2, 8), _randint(g, 1, 4)
+    return randint(g, 1, 6), randint(g, 2, 8), randint(g, 1, 4)
 
 
 @test("init_params", 1.5, "init_params: keys, shapes, float32, small random values")
@@ -61,7 +62,7 @@ def init_params_shapes(ctx) -> None:
     ok, total, first = 0, 5, None
     for i in range(total):
         n_in, h, n_out = (2, 2, 1) if i == 0 else _init_sizes(g)
-        seed = _randint(g, 0, 10_000)
+        seed = randint(g, 0, 10_000)
         problem = _params_problem(ctx.student.init_params(n_in, h, n_out, seed),
                                   n_in, h, n_out, "init_params")
         if problem is None:
@@ -78,7 +79,7 @@ def init_params_same_seed(ctx) -> None:
     ok, total = 0, 3
     for _ in range(total):
         n_in, h, n_out = _init_sizes(g)
-        seed = _randint(g, 0, 10_000)
+        seed = randint(g, 0, 10_000)
         a = ctx.student.init_params(n_in, h, n_out, seed)
         problem = _params_problem(a, n_in, h, n_out, "init_params")
         if problem is not None:
@@ -98,9 +99,9 @@ def init_params_different_seeds(ctx) -> None:
     ok, total = 0, 3
     for _ in range(total):
         n_in, h, n_out = _init_sizes(g)
-        seed = _randint(g, 0, 10_000)
+        seed = randint(g, 0, 10_000)
         a = ctx.student.init_params(n_in, h, n_out, seed)
-        b = ctx.student.init_params(n_in, h, n_out, seed + _randint(g, 1, 50))
+        b = ctx.student.init_params(n_in, h, n_out, seed + randint(g, 1, 50))
         for p in (a, b):
             problem = _params_problem(p, n_in, h, n_out, "init_params")
             if problem is not None:
@@ -145,7 +146,7 @@ def forward_random(ctx) -> None:
     g = ctx.generator()
     ok, total, hints = 0, 5, set()
     for _ in range(total):
-        n, n_in, h, n_out = _randint(g, 2, 9), _randint(g, 1, 5), _randint(g, 1, 6), _randint(g, 1, 3)
+        n, n_in, h, n_out = randint(g, 2, 9), randint(g, 1, 5), randint(g, 1, 6), randint(g, 1, 3)
         params = _random_params(g, n_in, h, n_out)
         X = torch.randn(n, n_in, generator=g)
         y_pred, _ = _student_forward(ctx, X, params)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ...sandbox.client import StudentError
 from .. import static
+from ..api import StudentError, randint
 from ..framework import Fail, Registry, by_hand, check_finite, describe_value
-from ._common import KEYS, X_XOR, Y_XOR, _randint, _shapes
+from ._common import KEYS, X_XOR, Y_XOR, _shapes
 
 registry = Registry()
 TESTS = registry.tests
@@ -78,12 +78,12 @@ def train_xor_default(ctx) -> None:
 @test("train_xor", 1, "train_xor: four hidden units and another seed")
 def train_xor_wider(ctx) -> None:
     g = ctx.generator()
-    seed = _randint(g, 1, 500)
+    seed = randint(g, 1, 500)
     params = _train_xor(ctx)(n_hidden=4, seed=seed)
     score, msg = _evaluate_trained(ctx, params, 4, "train_xor(n_hidden=4, seed=...)")
     if msg:
         raise Fail(msg, score)
-    other = _train_xor(ctx)(n_hidden=4, seed=seed + _randint(g, 1, 99))
+    other = _train_xor(ctx)(n_hidden=4, seed=seed + randint(g, 1, 99))
     if _same_params(params, other):
         raise Fail("train_xor(n_hidden=4) returned the same parameters for two different seeds: "
                    "start each run from init_params(2, n_hidden, 1, seed)")
@@ -98,7 +98,7 @@ def _same_params(a, b) -> bool:
 @test("train_xor", 0.5, "train_xor: the same arguments give the same result")
 def train_xor_reproducible(ctx) -> None:
     g = ctx.generator()
-    seed = _randint(g, 1, 500)
+    seed = randint(g, 1, 500)
     train = _train_xor(ctx)
     first = train(n_hidden=3, seed=seed)
     score, msg = _evaluate_trained(ctx, first, 3, "train_xor(n_hidden=3, seed=...)")

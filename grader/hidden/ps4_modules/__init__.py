@@ -1,7 +1,7 @@
 """Hidden tests for ps4_modules: nn.Module, Dataset, DataLoader, a training loop, accuracy.
 
 Models, datasets and loaders stay in the worker and come back as ``RemoteObject`` proxies:
-their structure is read with ``ctx.session.describe``, their weights are set through
+their structure is read with ``ctx.worker.describe``, their weights are set through
 ``load_state_dict`` with the keys of their own ``state_dict``, and every number they
 produce is compared on the trusted side with the reference run here.
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 
-from ...sandbox.client import RemoteObject
 from ..facts import ModelFacts, shipped_state
 from ..framework import Fail, describe_value
 
@@ -20,9 +19,6 @@ X_EXAM = torch.tensor([[73.0, 80.0, 75.0], [93.0, 88.0, 93.0], [89.0, 91.0, 90.0
 Y_EXAM = torch.tensor([[152.0], [185.0], [180.0], [196.0], [142.0]])
 
 
-def _randint(g: torch.Generator, lo: int, hi: int) -> int:
-    """A random int in [lo, hi]."""
-    return int(torch.randint(lo, hi + 1, (1,), generator=g))
 
 
 # ---------------------------------------------------------------- helpers: modules
@@ -30,7 +26,7 @@ def _randint(g: torch.Generator, lo: int, hi: int) -> int:
 
 def _construct(ctx, cls: str, *args: Any) -> Any:
     obj = getattr(ctx.student, cls)(*args)
-    if isinstance(obj, RemoteObject):
+    if ctx.worker.holds(obj):
         return obj
     raise Fail(f"{cls}({', '.join(map(repr, args))}) should create a model object, "
                f"but it gave {describe_value(obj)}")
@@ -43,7 +39,7 @@ def _linear_layers(info: dict) -> list[str]:
 def _check_module(ctx, obj: Any, cls: str, n_in: int, n_out: int, call: str) -> None:
     """One nn.Module subclass holding exactly one nn.Linear(n_in, n_out) and nothing else."""
     # What the worker says about the class gives clear messages, never points ...
-    info = ctx.session.describe(obj)
+    info = ctx.worker.describe(obj)
     if MODULE not in info.get("mro", []):
         raise Fail(f"{cls} should be a subclass of nn.Module (class {cls}(nn.Module): ...)")
     linears = _linear_layers(info)

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...sandbox.client import StudentError
+from ..api import StudentError, randint
 from ..framework import Fail, Registry, check_shape, describe_value, score_fraction
-from ._common import _check_module, _construct, _load_weights, _randint
+from ._common import _check_module, _construct, _load_weights
 
 registry = Registry()
 TESTS = registry.tests
@@ -41,7 +41,7 @@ def softmax_logits(ctx) -> None:
     g = ctx.generator()
     ok, total, hint = 0, 3, ""
     for _ in range(total):
-        n = _randint(g, 1, 12)
+        n = randint(g, 1, 12)
         model = _construct(ctx, "SoftmaxClassifier")
         W = torch.randn(10, 784, generator=g) * 0.05
         b = torch.randn(10, generator=g)
@@ -64,7 +64,7 @@ def softmax_logits(ctx) -> None:
 def softmax_images(ctx) -> None:
     g = ctx.generator()
     model = _construct(ctx, "SoftmaxClassifier")
-    n = _randint(g, 2, 9)
+    n = randint(g, 2, 9)
     images = torch.rand(n, 1, 28, 28, generator=g)
     try:
         from_images = model(images)
@@ -100,7 +100,7 @@ def accuracy_random(ctx) -> None:
     g = ctx.generator()
     ok, total, counted = 0, 6, False
     for _ in range(total):
-        n, c = _randint(g, 2, 40), _randint(g, 2, 12)
+        n, c = randint(g, 2, 40), randint(g, 2, 12)
         logits = torch.randn(n, c, generator=g)
         labels = torch.randint(0, c, (n,), generator=g)
         right = torch.rand(n, generator=g) < float(torch.rand(1, generator=g))
@@ -137,7 +137,7 @@ def accuracy_type(ctx) -> None:
 @test("accuracy", 0.75, "accuracy: all right, all wrong, a single example")
 def accuracy_edges(ctx) -> None:
     g = ctx.generator()
-    n, c = _randint(g, 5, 20), _randint(g, 3, 10)
+    n, c = randint(g, 5, 20), randint(g, 3, 10)
     logits = torch.randn(n, c, generator=g)
     best = logits.argmax(dim=1)
     wrong = (best + torch.randint(1, c, (n,), generator=g)) % c

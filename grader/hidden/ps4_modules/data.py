@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from ...sandbox.client import RemoteObject, StudentError
+from ..api import StudentError, randint
 from ..framework import Fail, Registry, describe_value, score_fraction
-from ._common import DATASET, X_EXAM, Y_EXAM, _randint
+from ._common import DATASET, X_EXAM, Y_EXAM
 
 registry = Registry()
 TESTS = registry.tests
@@ -65,7 +65,7 @@ def dataset_random(ctx) -> None:
     earned = total = 0.0
     problems: list[str] = []
     for _ in range(2):
-        n, d = _randint(g, 2, 9), _randint(g, 1, 6)
+        n, d = randint(g, 2, 9), randint(g, 1, 6)
         X = torch.randn(n, d, generator=g) * 50
         Y = torch.randn(n, 1, generator=g) * 50
         e, t, p = _dataset_items(ctx, X, Y, X, Y)
@@ -81,7 +81,7 @@ def dataset_inputs(ctx) -> None:
     earned = total = 0.0
     problems: list[str] = []
     for kind in ("lists", "numpy", "flat"):
-        n, d = _randint(g, 2, 7), _randint(g, 2, 5)
+        n, d = randint(g, 2, 7), randint(g, 2, 5)
         X = torch.randint(0, 100, (n, d), generator=g).float()
         Y = torch.randint(100, 200, (n, 1), generator=g).float()
         if kind == "lists":
@@ -109,7 +109,7 @@ def dataset_inputs(ctx) -> None:
       "ExamScoresDataset: a Dataset subclass; ValueError when the lengths differ")
 def dataset_errors(ctx) -> None:
     ds = ctx.student.ExamScoresDataset(X_EXAM, Y_EXAM)
-    info = ctx.session.describe(ds) if isinstance(ds, RemoteObject) else {}
+    info = ctx.worker.describe(ds) if ctx.worker.holds(ds) else {}
     if DATASET not in info.get("mro", []):
         raise Fail("ExamScoresDataset should subclass torch.utils.data.Dataset")
     ok = 0
@@ -134,9 +134,9 @@ def _indexed_dataset(ctx, n: int, g: torch.Generator) -> tuple[Any, torch.Tensor
     return ctx.student.TensorDataset(X, Y), X
 
 
-def _read_epoch(loader: Any, X: torch.Tensor, what: str) -> tuple[list[int], list[int]]:
+def _read_epoch(ctx, loader: Any, X: torch.Tensor, what: str) -> tuple[list[int], list[int]]:
     """(batch sizes, example indices in order); Fail on batches that are not (x, y) pairs."""
-    if not isinstance(loader, RemoteObject):
+    if not ctx.worker.holds(loader):
         raise Fail(f"make_loader should return a DataLoader, but it returned {describe_value(loader)}")
     batches = list(loader)
     sizes, order = [], []
@@ -167,15 +167,15 @@ def _covers(order: list[int], n: int) -> bool:
 @test("make_loader", 1, "make_loader: batch sizes and order without shuffling")
 def loader_no_shuffle(ctx) -> None:
     g = ctx.generator()
-    n = _randint(g, 11, 23)
-    b = _randint(g, 2, 6)
+    n = randint(g, 11, 23)
+    b = randint(g, 2, 6)
     if n % b == 0:
         n += 1
     ds, X = _indexed_dataset(ctx, n, g)
     earned, problems = 0.0, []
     for batch_size in (b, n + 3):
-        loader = ctx.student.make_loader(ds, batch_size, False, _randint(g, 0, 10_000))
-        sizes, order = _read_epoch(loader, X, "with shuffle=False")
+        loader = ctx.student.make_loader(ds, batch_size, False, randint(g, 0, 10_000))
+        sizes, order = _read_epoch(ctx, loader, X, "with shuffle=False")
         want = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
         if sizes == want:
             earned += 0.25
@@ -196,16 +196,16 @@ def loader_no_shuffle(ctx) -> None:
 @test("make_loader", 1, "make_loader: the same seed gives the same order")
 def loader_same_seed(ctx) -> None:
     g = ctx.generator()
-    n = _randint(g, 16, 24)
+    n = randint(g, 16, 24)
     ds, X = _indexed_dataset(ctx, n, g)
-    batch_size = _randint(g, 3, 5)
-    seed = _randint(g, 0, 100_000)
+    batch_size = randint(g, 3, 5)
+    seed = randint(g, 0, 100_000)
     # Both loaders exist before either is read, so a loader that draws its order from the
     # global random state (instead of its own seeded generator) gives two different orders.
     first = ctx.student.make_loader(ds, batch_size, True, seed)
     second = ctx.student.make_loader(ds, batch_size, True, seed)
-    _, order_a = _read_epoch(first, X, "with shuffle=True")
-    _, order_b = _read_epoch(second, X, "with shuffle=True")
+    _, order_a = _read_epoch(ctx, first, X, "with shuffle=True")
+    _, order_b = _read_epoch(ctx, second, X, "with shuffle=True")
     if not (_covers(order_a, n) and _covers(order_b, n)):
         raise Fail("with shuffle=True one epoch must still contain every example exactly once")
     if order_a != order_b:
@@ -217,15 +217,15 @@ def loader_same_seed(ctx) -> None:
 @test("make_loader", 1, "make_loader: shuffle=True draws a new order per seed and per epoch")
 def loader_shuffles(ctx) -> None:
     g = ctx.generator()
-    n = _randint(g, 16, 24)
+    n = randint(g, 16, 24)
     ds, X = _indexed_dataset(ctx, n, g)
-    batch_size = _randint(g, 3, 5)
+    batch_size = randint(g, 3, 5)
     seeds = torch.randperm(100_000, generator=g)[:4].tolist()
     orders, loaders = [], []
     for seed in seeds:
         loader = ctx.student.make_loader(ds, batch_size, True, int(seed))
         loaders.append(loader)
-        orders.append(tuple(_read_epoch(loader, X, "with shuffle=True")[1]))
+        orders.append(tuple(_read_epoch(ctx, loader, X, "with shuffle=True")[1]))
     if not all(_covers(list(o), n) for o in orders):
         raise Fail("with shuffle=True one epoch must still contain every example exactly once")
     checks = {
@@ -234,7 +234,7 @@ def loader_shuffles(ctx) -> None:
         "different seeds should give different orders (use the seed for the loader's generator)":
             len(set(orders)) > 1,
         "a second pass over the same loader (the next epoch) should give a new order":
-            tuple(_read_epoch(loaders[0], X, "with shuffle=True")[1]) != orders[0],
+            tuple(_read_epoch(ctx, loaders[0], X, "with shuffle=True")[1]) != orders[0],
     }
     failed = [msg for msg, ok in checks.items() if not ok]
     if failed:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..api import randint
 from ..framework import Fail, Registry, describe_value, score_fraction
-from ._common import X_EXAM, _check_module, _construct, _load_weights, _randint
+from ._common import X_EXAM, _check_module, _construct, _load_weights
 
 registry = Registry()
 TESTS = registry.tests
@@ -21,7 +22,7 @@ def regression_model_structure(ctx) -> None:
     model = _construct(ctx, "MultivariateLinearRegressionModel")
     _check_module(ctx, model, "MultivariateLinearRegressionModel", 3, 1,
                   "MultivariateLinearRegressionModel() (default in_features=3)")
-    ok, sizes = 0, [_randint(g, 1, 4), _randint(g, 5, 12)]
+    ok, sizes = 0, [randint(g, 1, 4), randint(g, 5, 12)]
     for k in sizes:
         model = _construct(ctx, "MultivariateLinearRegressionModel", k)
         try:
@@ -38,7 +39,7 @@ def regression_model_structure(ctx) -> None:
       "MultivariateLinearRegressionModel: forward computes x W^T + b for known weights")
 def regression_model_forward(ctx) -> None:
     g = ctx.generator()
-    cases = [(None, 5)] + [(_randint(g, 1, 8), _randint(g, 1, 9)) for _ in range(3)] + [(4, 1)]
+    cases = [(None, 5)] + [(randint(g, 1, 8), randint(g, 1, 9)) for _ in range(3)] + [(4, 1)]
     earned, right, squeezed, bad_in = 0.0, 0, False, False
     for k, n in cases:
         n_in = 3 if k is None else k

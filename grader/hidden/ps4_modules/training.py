@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ...sandbox.client import StudentError
+from ..api import StudentError
 from ..framework import Fail, Registry, describe_value
 from ._common import LINEAR, X_EXAM, Y_EXAM
 
@@ -30,8 +30,8 @@ test = registry.test
 def _worker_linear(ctx, n_in: int) -> Any:
     """An nn.Linear(n_in, 1) created in the worker by torch itself (the setup cell's ``nn``)."""
     try:
-        layer = ctx.session.ensure().call({"name": "nn", "attr": "Linear"}, (n_in, 1))
-        info = ctx.session.describe(layer)
+        layer = ctx.worker.construct("nn", "Linear", n_in, 1)
+        info = ctx.worker.describe(layer)
     except StudentError:
         info, layer = {}, None
     if info.get("type") != LINEAR:

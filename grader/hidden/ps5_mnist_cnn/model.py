@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ...sandbox.client import StudentError
+from ..api import StudentError
 from ..facts import ModelFacts, output_depends_on, shipped_state
 from ..framework import Fail, Registry, as_tensor, check_shape
 
@@ -20,7 +20,7 @@ MAX_PARAMETERS = 2_000_000
 
 def _claimed_class(ctx, model) -> dict:
     """What the worker says the object is: enough for a clear message, never for points."""
-    info = ctx.session.describe(model)
+    info = ctx.worker.describe(model)
     if "torch.nn.modules.module.Module" not in info.get("mro", []):
         raise Fail(f"the model should be an nn.Module, but it is a {info.get('type')}")
     return info
@@ -99,7 +99,7 @@ def build_model_cap(ctx) -> None:
 
 def _probe(ctx, g):
     weight, bias = torch.randn(10, 784, generator=g), torch.randn(10, generator=g)
-    return ctx.session.builtin("linear_probe", weight, bias, as_handle=True), weight, bias
+    return ctx.worker.builtin("linear_probe", weight, bias, as_handle=True), weight, bias
 
 
 def _reference_labels(ctx, weight, bias, images) -> torch.Tensor:

@@ -11,7 +11,7 @@ import time
 import torch
 
 from ... import config
-from ...sandbox.client import SubmissionTimeout, WorkerTimeout
+from ..api import SubmissionTimeout, WorkerTimeout
 from ..framework import Fail, Registry, as_tensor, check_shape
 from ..mnist_eval import as_model_input, evaluate, evaluation_data, hand_over
 from .model import MAX_PARAMETERS
@@ -47,8 +47,8 @@ def budgeted_training(ctx, images, labels, budget: float):
     cpu = profile.budget_clock == "cpu"
     # The clock starts before the data is sent: whatever the worker does once it holds the
     # training set (even inside a rewritten `put`) is spent from the budget.
-    start = ctx.session.cpu_seconds() if cpu else time.perf_counter()
-    images, labels = ctx.session.put(images), ctx.session.put(labels)
+    start = ctx.worker.cpu_seconds() if cpu else time.perf_counter()
+    images, labels = ctx.worker.put(images), ctx.worker.put(labels)
     try:
         trained = ctx.student.train_model.options(
             as_handle=True, timeout=profile.budget_wall_cap(budget))(
@@ -59,7 +59,7 @@ def budgeted_training(ctx, images, labels, budget: float):
         raise Fail(f"train_model ignored its budget of {budget:g} {_unit(profile)} and was "
                    f"stopped after {profile.budget_wall_cap(budget):g} s on the clock; it must "
                    "return the model before the budget runs out") from None
-    used = (ctx.session.cpu_seconds() if cpu else time.perf_counter()) - start
+    used = (ctx.worker.cpu_seconds() if cpu else time.perf_counter()) - start
     return hand_over(ctx, trained, "train_model", max_parameters=MAX_PARAMETERS), used
 
 

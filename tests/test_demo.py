@@ -48,7 +48,7 @@ def test_demo_reference_answers_the_written_question_which_waits_for_a_person(tm
     out = capsys.readouterr().out
     table = out[out.index("grade table"):]
     ref = next(line for line in table.splitlines() if line.startswith("demo-reference"))
-    assert "29/32 (3 to grade by hand)" in ref, ref
+    assert "29/35 (6 to grade by hand)" in ref, ref
     submitted = (course.root / "out" / "demo" / "submitted" / "demo-reference" / "ps2_gradients"
                  / "ps2_gradients.ipynb").read_text()
     assert "28}{3}" in submitted and "Marking guide" not in submitted

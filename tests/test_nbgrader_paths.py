@@ -31,7 +31,7 @@ from grader.release import main as release
 from grader.samples import build_submission, write_submission
 
 PS = "ps2_gradients"       # code answers, public tests and a written answer
-AUTO_MAX = 29.0            # ps2's automatic points (32 with the written answer)
+AUTO_MAX = 29.0            # ps2's automatic points (35 with the two written answers)
 ENV = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_DB_URL", "GRADER_COURSE_ROOT")}
 
 
@@ -65,7 +65,7 @@ def test_plain_nbgrader_autograde_runs_the_sandboxed_grader(tmp_path):
     out = _nbgrader(course, "autograde", PS)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "in the sandbox" in out.stderr
-    assert _scores(course) == {"ref": (AUTO_MAX, 32.0), "blank": (0.0, 32.0)}
+    assert _scores(course) == {"ref": (AUTO_MAX, 35.0), "blank": (0.0, 35.0)}
     graded = nbformat.read(course.autograded_dir("ref", PS) / f"{PS}.ipynb", as_version=4)
     answer = next(c for c in graded.cells if cells.grade_id(c) == "mse_gradients")
     assert "Hidden tests:" in json.dumps(answer.outputs)      # our results, not a kernel run
@@ -121,7 +121,7 @@ def test_formgraders_autograde_button_runs_the_sandboxed_grader(tmp_path):
         server.terminate()
         server.wait(timeout=30)
     assert reply["success"], reply.get("log", "")[-3000:]
-    assert _scores(course)["ref"] == (AUTO_MAX, 32.0)
+    assert _scores(course)["ref"] == (AUTO_MAX, 35.0)
 
 
 def test_a_course_config_without_the_grader_chain_is_refused(tmp_path, capsys):

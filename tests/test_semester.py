@@ -116,17 +116,18 @@ def test_the_readme_semester_from_nothing_to_feedback_and_grades(tmp_path):
 
     graded = m.run(blocks["instructor-grade"])
     table = {ln.split()[0]: ln.split() for ln in graded.splitlines() if ln.split()[:1] in (["alice"], ["bob"])}
-    assert table["alice"][1:4] == ["29", "29", "3"], graded[-1500:]   # auto, auto max, waiting
+    assert table["alice"][1:4] == ["29", "29", "6"], graded[-1500:]   # auto, auto max, waiting
     db = f"sqlite:///{m.course / 'gradebook.db'}"
     with Gradebook(db) as gb:          # the grader's clicks in formgrader
         for s, points in (("alice", 3.0), ("bob", 1.5)):
-            grade = gb.find_grade("written_dcost_dW", PS, PS, s)
-            assert grade.needs_manual_grade, f"{s}'s written answer should wait for a person"
-            grade.manual_score, grade.needs_manual_grade = points, False
+            for gid in ("written_dcost_dW", "written_lr_divergence"):
+                grade = gb.find_grade(gid, PS, PS, s)
+                assert grade.needs_manual_grade, f"{s}'s {gid} should wait for a person"
+                grade.manual_score, grade.needs_manual_grade = points, False
         gb.db.commit()
         expected = {s: gb.find_submission(PS, s).score for s in students}
         maximum = gb.find_assignment(PS).max_score
-    assert expected["alice"] == maximum == 32
+    assert expected["alice"] == maximum == 35
     assert 0 < expected["bob"] < expected["alice"]
 
     report = m.run(blocks["instructor-feedback"])
@@ -134,7 +135,7 @@ def test_the_readme_semester_from_nothing_to_feedback_and_grades(tmp_path):
     for s in students:
         m.run(blocks["student-feedback"], student=s)
         html = next((m.home(s) / PS / "feedback").glob(f"*/{PS}.html")).read_text()
-        total = re.search(r"([\d.]+) / 32\.0", html)    # nbgrader's total at the top
+        total = re.search(r"([\d.]+) / 35\.0", html)    # nbgrader's total at the top
         assert total and float(total.group(1)) == pytest.approx(expected[s]), s  # their own
         assert "Marking guide" not in html and "For graders only" not in html
 

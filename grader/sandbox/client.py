@@ -34,16 +34,24 @@ from .calls import CallScope
 from .cgroup import MemoryCap
 from .errors import death_message
 from .isolation import SandboxUnavailable
-from .limits import Limits, worker_env, worker_settings
+from .launch import WORKER_FILES, launch
+from .limits import Limits
 from .output import OutputTail, cell_outcome
 from .proxies import RemoteObject
 
-__all__ = ["ProtocolViolation", "RemoteObject", "RuleBroken", "SandboxUnavailable", "StudentError",
-           "SubmissionTimeout", "Worker", "WorkerDied", "WorkerFault", "WorkerTimeout"]
-
-HERE = Path(__file__).resolve().parent
-# The worker side: copied into a folder of its own and bound read-only into the sandbox.
-WORKER_FILES = ("worker.py", "wire.py", "traps.py", "worker_builtins.py")
+__all__ = [
+    "WORKER_FILES",
+    "ProtocolViolation",
+    "RemoteObject",
+    "RuleBroken",
+    "SandboxUnavailable",
+    "StudentError",
+    "SubmissionTimeout",
+    "Worker",
+    "WorkerDied",
+    "WorkerFault",
+    "WorkerTimeout",
+]
 
 
 class Worker:
@@ -73,61 +81,11 @@ class Worker:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        # The host folder is the trusted side's: worker code (bound read-only) and, for
-        # root, the mount point of the staging tmpfs. A sandboxed worker writes only to its
-        # own tmpfs, which vanishes with it.
         self.tmp = tempfile.mkdtemp(prefix="grader-worker-")
-        os.chmod(self.tmp, 0o711)
-        code = Path(self.tmp) / "code"
-        code.mkdir(mode=0o755)
-        for name in WORKER_FILES:
-            shutil.copy2(HERE / name, code / name)
-            os.chmod(code / name, 0o644)
-        to_worker_r, to_worker_w = os.pipe()
-        from_worker_r, from_worker_w = os.pipe()
-        out_r, out_w = os.pipe()
-        args = [str(to_worker_r), str(from_worker_w), worker_settings(self.limits)]
-        self.memory_cap = MemoryCap.create(self.limits.host_memory_bytes)
-        cap, limits = self.memory_cap, self.limits
-
-        def preexec() -> None:
-            if cap is not None:
-                cap.enter()
-            limits.preexec()
-
-        try:
-            if self.limits.sandbox:
-                stage = Path(self.tmp) / "stage"
-                stage.mkdir(mode=0o755)
-                if os.geteuid() == 0:
-                    self.host_uid = isolation.HostUids.acquire(self.limits)
-                cmd = isolation.command(self.limits, self.python, str(code), args, str(stage),
-                                        host_uid=self.host_uid)
-                home = isolation.HOME
-            else:
-                home = str(Path(self.tmp) / "home")
-                os.mkdir(home, 0o700)
-                cmd = [self.python, "-s", "-B", str(code / "worker.py"), *args]
-            self.proc = subprocess.Popen(
-                cmd, cwd=home if not self.limits.sandbox else "/",
-                env=worker_env(self.limits, home),
-                stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-                pass_fds=(to_worker_r, from_worker_w), start_new_session=True,
-                preexec_fn=preexec,
-            )
-        except BaseException:
-            for fd in (to_worker_w, from_worker_r, out_r):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (to_worker_r, from_worker_w, out_w):
-                os.close(fd)
-        self.sandboxed = self.limits.sandbox
-        self.output = OutputTail(out_r, self.limits.log_bytes)
-        # Non-blocking, so that every read and write keeps its deadline (wire.write_frame).
-        os.set_blocking(to_worker_w, False)
-        os.set_blocking(from_worker_r, False)
-        self._w, self._r = to_worker_w, from_worker_r
+        started = launch(self.limits, self.python, Path(self.tmp))
+        self.proc, self.output, self.memory_cap = started.proc, started.output, started.memory_cap
+        self.host_uid, self.sandboxed = started.host_uid, self.limits.sandbox
+        self._w, self._r = started.to_worker, started.from_worker
 
     @property
     def alive(self) -> bool:

@@ -13,7 +13,6 @@ for their answers.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import sys
@@ -27,26 +26,6 @@ import worker_builtins as wb
 
 SETTINGS = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 OUTPUT_CAP = int(SETTINGS.get("cell_output_chars") or 20_000)
-
-
-class _CappedIO(io.StringIO):
-    """Captures a cell's prints, keeping at most OUTPUT_CAP characters and counting the rest."""
-
-    dropped = 0
-
-    def write(self, s: str) -> int:
-        s = str(s)
-        room = OUTPUT_CAP - self.tell()
-        if room > 0:
-            super().write(s[:room])
-        self.dropped += max(0, len(s) - max(room, 0))
-        return len(s)
-
-    def getvalue(self) -> str:
-        text = super().getvalue()
-        if self.dropped:
-            text += f"\n[... {self.dropped} more characters of output dropped ...]\n"
-        return text
 
 
 class _NotDefined(Exception):
@@ -168,7 +147,7 @@ class RequestLoop:
         self.send({"kind": "ok"}, results)
 
     def run_cell(self, source: str) -> dict:
-        out, err = _CappedIO(), _CappedIO()
+        out, err = wb.CappedIO(OUTPUT_CAP), wb.CappedIO(OUTPUT_CAP)
         start = time.perf_counter()
         error = None
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -217,7 +196,7 @@ class RequestLoop:
         import torch
 
         ctx = torch.no_grad() if grad is False else contextlib.nullcontext()
-        out, err = _CappedIO(), _CappedIO()
+        out, err = wb.CappedIO(OUTPUT_CAP), wb.CappedIO(OUTPUT_CAP)
         start = time.perf_counter()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), ctx, \
                 traps.enforced(req.get("rules") or ()) as broken:

@@ -9,6 +9,7 @@ back as the student's claim (data it checks, never a fact it believes).
 
 from __future__ import annotations
 
+import io
 import random
 import traceback
 from typing import Any
@@ -110,3 +111,27 @@ def _bounded_list(obj: Any, limit: int) -> list:
         if len(out) > limit:
             raise OverflowError(f"more than {limit} items")
     return out
+
+
+class CappedIO(io.StringIO):
+    """Captures a cell's prints, keeping at most ``cap`` characters (the worker's
+    ``cell_output_chars``) and counting the rest."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = cap
+        self.dropped = 0
+
+    def write(self, s: str) -> int:
+        s = str(s)
+        room = self.cap - self.tell()
+        if room > 0:
+            super().write(s[:room])
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def getvalue(self) -> str:
+        text = super().getvalue()
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output dropped ...]\n"
+        return text

@@ -94,7 +94,7 @@ ATTACKS: list[Attack] = [
            '_steal(REPO + "/source/ps1_tensors/ps1_tensors.ipynb")'),
     Attack("read-hidden-tests", "read the hidden tests and the grader's config",
            "allowlist: grader/ is never bound",
-           '_steal(REPO + "/grader/hidden/ps1_tensors.py"); _steal(REPO + "/grader/config.py")'),
+           '_steal(REPO + "/grader/hidden/ps1_tensors/__init__.py"); _steal(REPO + "/grader/config.py")'),
     Attack("import-grader", "import the grader package and its reference loader",
            "no grader on sys.path; editable finders point at unbound paths",
            'import importlib\nm = _try(importlib.import_module, "grader.notebooks.solutions")\n'
@@ -112,7 +112,7 @@ ATTACKS: list[Attack] = [
            'for pid in os.listdir("/proc"):\n'
            '    if pid.isdigit():\n'
            f'        _steal(f"/proc/{{pid}}/root{SRC}")\n'
-           '        _steal(f"/proc/{pid}/root" + REPO + "/grader/hidden/ps1_tensors.py")'),
+           '        _steal(f"/proc/{pid}/root" + REPO + "/grader/hidden/ps1_tensors/__init__.py")'),
     Attack("proc-environ", "read other processes' environment and working folder",
            "PID namespace; the worker's environment is built from scratch",
            'for pid in os.listdir("/proc"):\n'
@@ -190,7 +190,7 @@ ATTACKS: list[Attack] = [
            '_plant(sys.base_prefix + "/lib/python3.11/planted_@MARK@.py")',
            plants=("@SITE@/zz_planted_@MARK@.pth", "@SITE@/torch/__pycache__/planted_@MARK@.pyc")),
     Attack("plant-in-grader", "rewrite the hidden tests and the grader's code", "the checkout is never bound",
-           '_plant(REPO + "/grader/hidden/ps1_tensors.py", "\\nPLANTED = 1\\n")\n'
+           '_plant(REPO + "/grader/hidden/ps1_tensors/__init__.py", "\\nPLANTED = 1\\n")\n'
            '_plant(REPO + "/grader/planted_@MARK@.py")',
            plants=("@REPO@/grader/planted_@MARK@.py",)),
     Attack("rewrite-course", "rewrite the gradebook, results and another student's submission",

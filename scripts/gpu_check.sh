@@ -39,7 +39,7 @@ run() {
   # shellcheck disable=SC2086  # GPU_CHECK_ARGS is a list of arguments
   "$PY" bench/gpu_check.py --out "$OUT/gpu_check.jsonl" ${GPU_CHECK_ARGS:-}
   set +e
-  "$PY" -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_gpu_slots.py
+  "$PY" -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/autograde/test_gpu_slots.py
   status=$?
   echo "gpu_check.sh finished in $(( $(date +%s) - started )) s (pytest exit $status)"
   return $status

@@ -7,9 +7,11 @@ a call made with ``rules`` runs, the worker watches every torch operation it exe
 * ``autograd``: gradients run switched off (``torch.no_grad``), and any operation that
   builds a graph anyway (a tensor that requires grad, ``backward``, ``autograd.grad``,
   ``requires_grad_``) breaks the rule;
-* ``convolution``, ``pooling``, ``cdist``, ``sigmoid``: the library's operators of any
-  dimensionality, seen where every route to them meets (the aten operator: ``F.conv1d``,
-  ``nn.Conv3d``, ``unfold``, ``as_strided`` all arrive as one of them);
+* ``convolution``, ``pooling``, ``cdist``, ``sigmoid``, ``softmax``: the library's operators
+  of any dimensionality, seen where every route to them meets (the aten operator:
+  ``F.conv1d``, ``nn.Conv3d``, ``unfold``, ``as_strided`` all arrive as one of them;
+  ``F.softmax``, ``Tensor.log_softmax``, ``nn.CrossEntropyLoss``, ``torch.distributions``
+  too, so ``softmax`` needs no Python-level helper trapped);
 * ``broadcast``: the library's shape-broadcasting helpers (torch and NumPy).
 
 A trap raises ``RuleBroken`` inside the student's code and also records the breach, so
@@ -42,6 +44,20 @@ OPERATORS = {
     "cdist": ("cdist", "_cdist_forward", "_euclidean_dist", "pdist", "_pdist_forward"),
     "sigmoid": ("sigmoid", "sigmoid_", "log_sigmoid_forward", "log_sigmoid", "special_expit"),
     "broadcast": ("expand", "broadcast_to", "broadcast_tensors"),
+    # softmax and everything built on it: log-softmax, log-sum-exp (a cumulative one too),
+    # the negative log-likelihood and cross-entropy losses, and fused attention (a softmax
+    # of scores inside one kernel).
+    "softmax": ("softmax", "_softmax", "_safe_softmax", "_masked_softmax", "_sparse_softmax",
+                "special_softmax", "log_softmax", "_log_softmax", "_sparse_log_softmax",
+                "special_log_softmax", "logsumexp", "special_logsumexp", "logcumsumexp",
+                "_logcumsumexp", "nll_loss", "nll_loss_forward", "nll_loss2d",
+                "nll_loss2d_forward", "nll_loss_nd", "cross_entropy_loss",
+                "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                "scaled_dot_product_attention", "_scaled_dot_product_attention_math",
+                "_scaled_dot_product_flash_attention",
+                "_scaled_dot_product_flash_attention_for_cpu",
+                "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+                "_scaled_dot_product_fused_attention_overrideable", "_native_multi_head_attention"),
 }
 
 # Python-level helpers replaced by a trap while the call runs: (module, attribute).
@@ -54,7 +70,8 @@ HELPERS = {
 
 WHAT = {"autograd": "autograd", "convolution": "a library convolution",
         "pooling": "a library pooling operator", "cdist": "torch.cdist",
-        "sigmoid": "a library sigmoid", "broadcast": "a library broadcasting helper"}
+        "sigmoid": "a library sigmoid", "broadcast": "a library broadcasting helper",
+        "softmax": "a library softmax, log-softmax, log-sum-exp or cross-entropy"}
 
 
 class RuleBroken(RuntimeError):

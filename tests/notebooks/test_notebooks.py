@@ -16,7 +16,8 @@ from conftest import ROOT, make_course, present_sets
 from grader.notebooks import cells
 from grader.notebooks.normalize import dumps
 
-# SPEC section 2: the student API, one solution cell per name.
+# SPEC section 2: the student API, one solution cell per name, plus the exercises issue 12
+# added (softmax and cross-entropy, a validation split, average pooling).
 SPEC_API = {
     "ps1_tensors": ["rank_and_shape", "take_columns", "broadcast_shape", "pairwise_sq_dists",
                     "mul_and_matmul", "reduce_along", "to_batches", "one_hot"],
@@ -25,11 +26,13 @@ SPEC_API = {
     "ps3_backprop": ["sigmoid", "sigmoid_prime", "init_params", "forward", "bce_loss",
                      "backward", "train_xor"],
     "ps4_modules": ["MultivariateLinearRegressionModel", "ExamScoresDataset", "make_loader",
-                    "train_regression", "SoftmaxClassifier", "accuracy"],
+                    "train_regression", "softmax", "cross_entropy", "SoftmaxClassifier",
+                    "accuracy", "train_val_split", "fit_and_validate"],
     "ps5_mnist_cnn": ["conv_output_size", "conv2d_single", "max_pool2d_single", "CNN",
-                      "build_model", "train_model", "predict", "evaluate_accuracy"],
+                      "build_model", "train_model", "predict", "evaluate_accuracy", "avg_pool2d_single"],
 }
-WRITTEN = {"ps2_gradients": ["written_dcost_dW"], "ps3_backprop": ["written_xor_single_layer"]}
+WRITTEN = {"ps2_gradients": ["written_dcost_dW", "written_lr_divergence"],
+           "ps3_backprop": ["written_xor_single_layer"]}
 SETS = present_sets()
 
 

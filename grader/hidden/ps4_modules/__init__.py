@@ -1,4 +1,5 @@
-"""Hidden tests for ps4_modules: nn.Module, Dataset, DataLoader, a training loop, accuracy.
+"""Hidden tests for ps4_modules: nn.Module, Dataset, DataLoader, a training loop, softmax and
+cross-entropy by hand, accuracy, a validation split and validation after every epoch.
 
 Models, datasets and loaders stay in the worker and come back as ``RemoteObject`` proxies:
 their structure is read with ``ctx.worker.describe``, their weights are set through
@@ -12,7 +13,11 @@ so a mistake in the student's model class or ``make_loader`` costs points only t
 
 from __future__ import annotations
 
-from . import classifier, data, regression_model, training
+from . import classifier, data, regression_model, softmax_ce, training, validation
 
 # The order in which the grader runs and reports the tests: the notebook's order.
-TESTS = [*regression_model.TESTS, *data.TESTS, *training.TESTS, *classifier.TESTS]
+TESTS = [*regression_model.TESTS, *data.TESTS, *training.TESTS, *softmax_ce.TESTS,
+         *classifier.TESTS, *validation.TESTS]
+
+# Rules on *how*, enforced while these functions run (sandbox.traps).
+RULES = {"softmax": ("softmax",), "cross_entropy": ("softmax",)}

@@ -1,7 +1,7 @@
 """Hidden tests for ps4_modules: nn.Module, Dataset, DataLoader, a training loop, softmax and
 cross-entropy by hand, accuracy, a validation split and validation after every epoch.
 
-Models, datasets and loaders stay in the worker and come back as ``RemoteObject`` proxies:
+Models, datasets and loaders stay in the worker and come back as handles (``ctx.worker.holds``):
 their structure is read with ``ctx.worker.describe``, their weights are set through
 ``load_state_dict`` with the keys of their own ``state_dict``, and every number they
 produce is compared on the trusted side with the reference run here.
@@ -13,11 +13,11 @@ so a mistake in the student's model class or ``make_loader`` costs points only t
 
 from __future__ import annotations
 
-from . import classifier, data, regression_model, softmax_ce, training, validation
+from . import classifier, data, fit, regression_model, softmax_ce, split, training
 
 # The order in which the grader runs and reports the tests: the notebook's order.
 TESTS = [*regression_model.TESTS, *data.TESTS, *training.TESTS, *softmax_ce.TESTS,
-         *classifier.TESTS, *validation.TESTS]
+         *classifier.TESTS, *split.TESTS, *fit.TESTS]
 
 # Rules on *how*, enforced while these functions run (sandbox.traps).
 RULES = {"softmax": ("softmax",), "cross_entropy": ("softmax",)}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
+from ..api import StudentError
 from ..facts import ModelFacts, shipped_state
 from ..framework import Fail, describe_value
 
@@ -17,8 +19,6 @@ DATASET = "torch.utils.data.dataset.Dataset"
 X_EXAM = torch.tensor([[73.0, 80.0, 75.0], [93.0, 88.0, 93.0], [89.0, 91.0, 90.0],
                        [96.0, 98.0, 100.0], [73.0, 66.0, 70.0]])
 Y_EXAM = torch.tensor([[152.0], [185.0], [180.0], [196.0], [142.0]])
-
-
 
 
 # ---------------------------------------------------------------- helpers: modules
@@ -73,3 +73,48 @@ def _load_weights(model: Any, W: torch.Tensor, b: torch.Tensor, what: str) -> No
         raise Fail(f"{what} should hold exactly one weight of shape {tuple(W.shape)} and one bias of "
                    f"shape {tuple(b.shape)} (one nn.Linear layer), so known weights cannot be loaded")
     model.load_state_dict({weight[0]: W.clone(), bias[0]: b.clone()})
+
+
+# ---------------------------------------------------------------- helpers: torch in the worker
+# Tests of training functions run them on layers and loaders made in the worker by torch
+# itself (the notebook's locked setup cell: ``nn``, ``TensorDataset``, ``DataLoader``), so a
+# mistake in the student's own classes costs points only there.
+
+
+def worker_linear(ctx, n_in: int, checked: str) -> Any:
+    """An nn.Linear(n_in, 1) made in the worker; ``checked`` names the function under test."""
+    try:
+        layer = ctx.worker.construct("nn", "Linear", n_in, 1)
+        info = ctx.worker.describe(layer)
+    except StudentError:
+        info, layer = {}, None
+    if info.get("type") != LINEAR:
+        raise Fail(f"{checked} could not be checked: the setup cell's `nn` (torch.nn) was "
+                   "replaced in the notebook; do not redefine it")
+    return layer
+
+
+def worker_loader(ctx, X: torch.Tensor, Y: torch.Tensor, batch_size: int, checked: str) -> Any:
+    """A DataLoader(TensorDataset(X, Y), batch_size, shuffle=False) made in the worker."""
+    try:
+        dataset = ctx.student.TensorDataset(X, Y)
+        return ctx.student.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    except StudentError:
+        raise Fail(f"{checked} could not be checked: the setup cell's TensorDataset and "
+                   "DataLoader were replaced in the notebook; do not redefine them") from None
+
+
+def numbers(value: Any) -> list[float] | None:
+    """A list/tuple of numbers (or one-number tensors) as floats, else None."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    out = []
+    for v in value:
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None
+        out.append(float(v))
+    return out

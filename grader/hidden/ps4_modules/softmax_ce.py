@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
+from ..api import randint
 from ..framework import Fail, Registry, by_hand, describe_value, score_fraction
-from ._common import _randint
 
 registry = Registry()
 TESTS = registry.tests
@@ -79,10 +79,10 @@ def softmax_random(ctx) -> None:
     ok, hint = 0, ""
     ranks = (1, 2, 2, 3, 4, 2)
     for rank in ranks:
-        shape = [_randint(g, 2, 5) for _ in range(rank - 1)] + [_randint(g, 2, 9)]
+        shape = [randint(g, 2, 5) for _ in range(rank - 1)] + [randint(g, 2, 9)]
         if rank == 2:   # rows and columns of different lengths expose the wrong dimension
             while shape[0] == shape[1]:
-                shape[0] = _randint(g, 2, 9)
+                shape[0] = randint(g, 2, 9)
         z = torch.randn(*shape, generator=g) * 3
         got = ctx.student.softmax(z)
         if _close(got, _true_softmax(z), atol=1e-6, rtol=1e-5, dtype=torch.float32):
@@ -123,7 +123,7 @@ def softmax_huge(ctx) -> None:
 def softmax_dtype_lecture(ctx) -> None:
     g = ctx.generator()
     problems: list[str] = []
-    z64 = torch.randn(_randint(g, 2, 9), generator=g, dtype=torch.float64) * 4   # one row
+    z64 = torch.randn(randint(g, 2, 9), generator=g, dtype=torch.float64) * 4   # one row
     got = ctx.student.softmax(z64)
     if not isinstance(got, torch.Tensor) or got.dtype != torch.float64:
         problems.append("a float64 input should give a float64 result (compute in z's dtype)")
@@ -208,7 +208,7 @@ def ce_random(ctx) -> None:
     g = ctx.generator()
     ok, total, hint = 0, 6, ""
     for i in range(total):
-        n, k = (_randint(g, 2, 16), _randint(g, 2, 12)) if i else (1, _randint(g, 2, 6))
+        n, k = (randint(g, 2, 16), randint(g, 2, 12)) if i else (1, randint(g, 2, 6))
         logits = torch.randn(n, k, generator=g) * 3
         labels = torch.randint(0, k, (n,), generator=g)
         want = float(_true_ce(logits, labels))
@@ -271,7 +271,7 @@ def ce_shape_dtype(ctx) -> None:
     elif abs(float(got) - (-math.log(0.7))) > 1e-5:
         problems.append("for the lecture's probabilities (0.7, 0.2, 0.1) with class 0 right the "
                         "cost should be -ln 0.7 = 0.3567")
-    k = _randint(g, 2, 9)   # one example: this test is about the dtype, not the batch mean
+    k = randint(g, 2, 9)   # one example: this test is about the dtype, not the batch mean
     z64 = torch.randn(1, k, generator=g, dtype=torch.float64) * 2
     labels = torch.randint(0, k, (1,), generator=g)
     got = ctx.student.cross_entropy(z64, labels)

@@ -11,14 +11,12 @@ import itertools
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..api import StudentError
 from ..framework import Fail, Registry, describe_value
-from ._common import LINEAR, X_EXAM, Y_EXAM
+from ._common import X_EXAM, Y_EXAM, numbers, worker_linear, worker_loader
 
 registry = Registry()
 TESTS = registry.tests
@@ -27,43 +25,10 @@ test = registry.test
 # ---------------------------------------------------------------- train_regression
 
 
-def _worker_linear(ctx, n_in: int) -> Any:
-    """An nn.Linear(n_in, 1) created in the worker by torch itself (the setup cell's ``nn``)."""
-    try:
-        layer = ctx.worker.construct("nn", "Linear", n_in, 1)
-        info = ctx.worker.describe(layer)
-    except StudentError:
-        info, layer = {}, None
-    if info.get("type") != LINEAR:
-        raise Fail("train_regression could not be checked: the setup cell's `nn` (torch.nn) "
-                   "was replaced in the notebook; do not redefine it")
-    return layer
 
 
-def _worker_loader(ctx, X: torch.Tensor, Y: torch.Tensor, batch_size: int) -> Any:
-    """A DataLoader(TensorDataset(X, Y), batch_size, shuffle=False) made in the worker."""
-    try:
-        dataset = ctx.student.TensorDataset(X, Y)
-        return ctx.student.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    except StudentError:
-        raise Fail("train_regression could not be checked: the setup cell's TensorDataset and "
-                   "DataLoader were replaced in the notebook; do not redefine them") from None
 
 
-def _numbers(value: Any) -> list[float] | None:
-    """A list/tuple of numbers (or one-number tensors) as floats, else None."""
-    if not isinstance(value, (list, tuple)):
-        return None
-    out = []
-    for v in value:
-        if isinstance(v, torch.Tensor) and v.numel() == 1:
-            v = v.item()
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        out.append(float(v))
-    return out
 
 
 def _trajectory(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, Y: torch.Tensor,
@@ -114,14 +79,14 @@ def _all_close(got: list[float], want: list[float]) -> bool:
 
 def _run_student(ctx, W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, Y: torch.Tensor,
                  batch_size: int, epochs: int, lr: float) -> tuple[Any, Any]:
-    layer = _worker_linear(ctx, X.shape[1])
+    layer = worker_linear(ctx, X.shape[1], "train_regression")
     layer.load_state_dict({"weight": W.clone(), "bias": b.clone()})
-    loader = _worker_loader(ctx, X, Y, batch_size)
+    loader = worker_loader(ctx, X, Y, batch_size, "train_regression")
     return ctx.student.train_regression(layer, loader, epochs, lr), layer
 
 
 def _losses_or_fail(got: Any, epochs: int) -> list[float]:
-    losses = _numbers(got)
+    losses = numbers(got)
     if losses is None:
         raise Fail("train_regression should return a list with one loss (a number) per epoch, "
                    f"but it returned {describe_value(got)}")

@@ -137,10 +137,10 @@ def summarize(name: str, result: GradeResult, wall: float) -> dict:
             "train_seconds": facts.get("train_seconds"), "wall_seconds": round(wall, 2),
             "slowest_tests": {t.name: round(t.seconds, 2) for t in slowest},
             "outside_tests_seconds": round(wall - sum(t.seconds for t in result.tests), 2),
-            "worker_ready_seconds": result.extra.get("worker_ready_seconds"),
-            "notebook_seconds": result.extra.get("notebook_seconds"),
-            "worker": result.extra.get("worker_stats", {}),
-            "sandboxed": result.extra.get("sandboxed"), "notes": result.notes[:3]}
+            "worker_ready_seconds": result.worker.ready_seconds,
+            "notebook_seconds": result.worker.notebook_seconds,
+            "worker": result.worker.stats,
+            "sandboxed": result.sandboxed, "notes": result.notes[:3]}
 
 
 def grade_packed(path: Path, profile: config.Profile, n: int, devices: list[str]) -> tuple[list[dict], float]:

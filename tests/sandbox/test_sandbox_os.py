@@ -419,5 +419,5 @@ def test_a_result_says_when_host_memory_was_not_capped(tmp_path):
     nbformat.write(build_submission("ps1_tensors", answers="blank"), path)
     uncapped = config.PROFILES["cpu"].with_limits(memory_bytes=None, host_memory_bytes=None)
     result = grade_notebook(path, "ps1_tensors", profile=uncapped, sandbox=isolation.available())
-    assert result.extra["host_memory_capped"] is False
+    assert result.host_memory_capped is False
     assert any("host memory was not capped" in n for n in result.notes)

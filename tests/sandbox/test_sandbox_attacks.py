@@ -31,7 +31,9 @@ SITE = sysconfig.get_paths()["purelib"]
 # still runs under one of them, wherever it hid, and no other test's workers do.
 BATCH_UID = 700_000 + (os.getpid() % 1000) * 16
 PROFILE = config.PROFILES["cpu"].with_limits(
-    call_timeout_s=5.0, cell_timeout_s=8.0, notebook_timeout_s=30.0, submission_timeout_s=45.0,
+    # Short enough that the stalling attacks end quickly, long enough that the honest
+    # submissions finish on an oversubscribed machine (5 s and 45 s did not, under load).
+    call_timeout_s=10.0, cell_timeout_s=12.0, notebook_timeout_s=40.0, submission_timeout_s=60.0,
     memory_bytes=4 * 1024**3,
     host_uid=BATCH_UID, host_uids=16)
 HONEST = ("honest-1", "honest-2")

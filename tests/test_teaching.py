@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import ROOT, present_sets
+from conventions import check_intro
 
 from grader.grade.runner import grade_notebook
 from grader.notebooks import cells
@@ -57,3 +58,9 @@ def test_ps5_public_training_test_fails_a_train_model_that_does_not_train(tmp_pa
     result = grade_notebook(path, "ps5_mnist_cnn", device="cpu", only={"public: test_train_model"})
     public = next(t for t in result.tests if t.name == "public: test_train_model")
     assert public.passed, public.output
+
+
+@pytest.mark.parametrize("ps", present_sets())
+def test_every_set_opens_with_goals_tasks_how_it_works_and_a_glossary(ps):
+    nb = nbformat.read(ROOT / "source" / ps / f"{ps}.ipynb", as_version=4)
+    assert check_intro(nb) == [], f"{ps}: " + "; ".join(check_intro(nb))

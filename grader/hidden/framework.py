@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..faults import StudentError
 from . import static
 
 
@@ -251,3 +252,41 @@ def by_hand(ctx, banned: dict[str, str], rule: str, *, missing: str | None = Non
     found = static.forbidden(sources, banned, function)
     if found:
         raise Fail(f"{rule}, but it uses {static.summary(found)}")
+
+
+def _not_a_value_error(call) -> str | None:
+    """None when ``call()`` raises ValueError; otherwise what it did instead, in words."""
+    try:
+        result = call()
+    except ValueError:
+        return None
+    except StudentError as exc:
+        return f"it raised {exc.type} instead"
+    return f"it returned {describe_value(result)} instead"
+
+
+def value_errors(cases: list[tuple[str, object]], expected: str) -> None:
+    """Each case is (what the bad input is, in words; a call): all must raise ValueError.
+
+    Partial credit per case; the message says what each call did instead.
+
+    >>> def student(n):
+    ...     if n < 0:
+    ...         raise ValueError
+    ...     return n
+    >>> value_errors([("a negative n", lambda: student(-1))], "f should raise ValueError")
+    >>> value_errors([("a negative n", lambda: student(-1)), ("n = 0", lambda: student(0))],
+    ...              "f should raise ValueError")
+    Traceback (most recent call last):
+    ...
+    grader.hidden.framework.Fail: f should raise ValueError; it did not for n = 0 (it returned a int instead)
+    """
+    missed = [(what, instead) for what, call in cases
+              if (instead := _not_a_value_error(call)) is not None]
+    if not missed:
+        return
+    if len({instead for _, instead in missed}) == 1:   # one reason: say it once
+        detail = ", ".join(what for what, _ in missed) + f" ({missed[0][1]})"
+    else:
+        detail = "; ".join(f"{what} ({instead})" for what, instead in missed)
+    raise Fail(f"{expected}; it did not for {detail}", (len(cases) - len(missed)) / len(cases))

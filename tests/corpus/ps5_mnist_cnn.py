@@ -9,6 +9,12 @@ CASES = [
     WrongAnswer("output_size_no_plus_one", "conv_output_size", "one too small",
                 subs=(("return (in_size + 2 * padding - kernel_size) // stride + 1",
                        "return (in_size + 2 * padding - kernel_size) // stride"),)),
+    WrongAnswer("output_size_no_checks", "conv_output_size",
+                "should raise ValueError when the arguments make no sense",
+                replace="def conv_output_size(in_size, kernel_size, stride=1, padding=0):\n"
+                        "    return (in_size + 2 * padding - kernel_size) // stride + 1\n",
+                notes="the formula alone: stride 0 divides by zero (ZeroDivisionError), the "
+                      "rest return nonsense sizes"),
     WrongAnswer("conv_flipped_kernel", "conv2d_single", "the kernel is flipped",
                 subs=(("out += k[u, v] * window", "out += k[kh - 1 - u, kw - 1 - v] * window"),)),
     WrongAnswer("conv_ignores_stride", "conv2d_single", "stride",

@@ -9,8 +9,9 @@ from ..framework import (
     Registry,
     as_tensor,
     check_shape,
+    value_errors,
 )
-from ._common import _random_shape, _value_errors
+from ._common import _random_shape
 
 registry = Registry()
 TESTS = registry.tests
@@ -55,7 +56,7 @@ def to_batches_view(ctx) -> None:
 
 @test("to_batches", 0.5, "to_batches: ValueError when N is not divisible")
 def to_batches_error(ctx) -> None:
-    _value_errors([(f"{n} samples in batches of {b}",
+    value_errors([(f"{n} samples in batches of {b}",
                     lambda n=n, b=b: ctx.student.to_batches(torch.zeros(n, 2, 3), b))
                    for n, b in ((7, 2), (10, 4), (3, 5))],
                   "to_batches should raise ValueError when the N samples do not split into "
@@ -64,7 +65,7 @@ def to_batches_error(ctx) -> None:
 
 @test("to_batches", 0.5, "to_batches: ValueError when batch_size <= 0")
 def to_batches_bad_size(ctx) -> None:
-    _value_errors([(f"batch_size={b}", lambda b=b: ctx.student.to_batches(torch.zeros(6, 2, 3), b))
+    value_errors([(f"batch_size={b}", lambda b=b: ctx.student.to_batches(torch.zeros(6, 2, 3), b))
                    for b in (0, -2, -6)],
                   "to_batches should raise ValueError when batch_size is not a positive number "
                   "(check it before dividing by it)")
@@ -102,7 +103,7 @@ def one_hot_error(ctx) -> None:
     cases = [("a label equal to num_classes", torch.tensor([0, 3, 1]), 3),
              ("a label larger than num_classes", torch.tensor([5]), 2),
              ("a negative label", torch.tensor([0, -1, 2]), 4)]
-    _value_errors([(what, lambda labels=labels, k=k: ctx.student.one_hot(labels, k))
+    value_errors([(what, lambda labels=labels, k=k: ctx.student.one_hot(labels, k))
                    for what, labels, k in cases],
                   "one_hot should raise ValueError when a label is negative or not smaller than "
                   "num_classes (check the labels first: indexing with a negative label silently "

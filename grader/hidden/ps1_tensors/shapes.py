@@ -13,8 +13,9 @@ from ..framework import (
     describe_value,
     score_fraction,
     unpack,
+    value_errors,
 )
-from ._common import _random_shape, _value_errors
+from ._common import _random_shape
 
 registry = Registry()
 TESTS = registry.tests
@@ -115,7 +116,7 @@ def broadcast_incompatible(ctx) -> None:
     pairs = [((3,), (4,)), ((2, 1), (8, 4, 3)), ((5, 2), (2, 5)), ((1, 3), (3, 2, 2))]
     words = ["two vectors of different lengths", "a pair whose shorter shape clashes after padding",
              "a pair of transposed shapes", "a pair that clashes in its last dimension"]
-    _value_errors([(w, lambda a=a, b=b: ctx.student.broadcast_shape(a, b))
+    value_errors([(w, lambda a=a, b=b: ctx.student.broadcast_shape(a, b))
                    for w, (a, b) in zip(words, pairs, strict=True)],
                   "broadcast_shape should raise ValueError when two aligned sizes differ and "
                   "neither of them is 1")

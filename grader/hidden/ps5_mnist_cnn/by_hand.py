@@ -7,7 +7,16 @@ import torch.nn.functional as F
 
 from .. import static
 from ..api import StudentError
-from ..framework import Fail, Registry, as_tensor, by_hand, check_close, check_shape, score_fraction
+from ..framework import (
+    Fail,
+    Registry,
+    as_tensor,
+    by_hand,
+    check_close,
+    check_shape,
+    score_fraction,
+    value_errors,
+)
 
 registry = Registry()
 TESTS = registry.tests
@@ -25,7 +34,7 @@ def output_size_lecture(ctx) -> None:
                                    "lecture's examples")
 
 
-@test("conv_output_size", 2, "conv_output_size: random sizes, strides and padding")
+@test("conv_output_size", 1.5, "conv_output_size: random sizes, strides and padding")
 def output_size_random(ctx) -> None:
     g = ctx.generator()
     ok, total = 0, 24
@@ -51,6 +60,16 @@ def output_size_random(ctx) -> None:
             hint, credit = " — the formula is floor((n + 2p - k) / s) + 1", 0.0
         raise Fail(f"conv_output_size is right for {ok} of {total} random cases{hint}",
                    max(ok / total, credit))
+
+
+@test("conv_output_size", 0.5, "conv_output_size: ValueError for arguments that make no sense")
+def output_size_errors(ctx) -> None:
+    f = ctx.student.conv_output_size
+    value_errors([("stride 0", lambda: f(28, 5, 0, 0)), ("a negative padding", lambda: f(28, 5, 1, -1)),
+                  ("a kernel larger than the padded input", lambda: f(4, 7, 1, 1)),
+                  ("an input of size 0", lambda: f(0, 1, 1, 0))],
+                 "conv_output_size should raise ValueError when the arguments make no sense (its "
+                 "docstring lists them)")
 
 
 # ---------------------------------------------------------------- conv2d_single

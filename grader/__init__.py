@@ -1,9 +1,11 @@
 """The course's private grading package.
 
-Pipeline, one subpackage per step: ``notebooks`` (read, restore and normalise nbgrader
-notebooks), ``data`` (MNIST), ``sandbox`` (the worker that runs student code and the
-trust boundary), ``hidden`` (hidden tests per problem set), ``grade`` (one notebook),
-``autograde`` (a course batch into nbgrader's gradebook), ``report`` (JSON, JUnit, tables).
+A stack of layers, each importing only from below (docs/architecture.md): ``faults`` (what
+can go wrong with student code), ``sandbox`` (the worker that runs student code: the trust
+boundary), ``results``, ``notebooks`` (read, restore and normalise nbgrader notebooks),
+``data`` (MNIST), ``course`` and ``config`` (a run's settings, profiles), ``hidden``
+(hidden tests per problem set and their API), ``report`` (presentation), ``grade`` (one
+notebook), ``autograde`` (a course batch into nbgrader's gradebook), then the verbs.
 """
 
 from pathlib import Path

@@ -85,11 +85,12 @@ def test_training_that_goes_on_after_train_model_returns_is_worth_nothing(tmp_pa
 def test_the_evaluation_set_is_read_and_shifted_once_per_process():
     from grader.hidden.mnist_eval import evaluation_data, shift_images
 
-    first = evaluation_data(1234, config.MNIST_MAX_SHIFT)
-    assert evaluation_data(1234, config.MNIST_MAX_SHIFT) is first  # a batch reuses it
+    root = Settings.from_env().data_root
+    first = evaluation_data(root, 1234, config.MNIST_MAX_SHIFT)
+    assert evaluation_data(root, 1234, config.MNIST_MAX_SHIFT) is first  # a batch reuses it
     assert first.train_x.shape == (60000, 28, 28) and first.test_x.shape == (10000, 28, 28)
     assert torch.equal(first.eval_x, shift_images(first.test_x, 1234, config.MNIST_MAX_SHIFT))
-    other = evaluation_data(99, config.MNIST_MAX_SHIFT)
+    other = evaluation_data(root, 99, config.MNIST_MAX_SHIFT)
     assert not torch.equal(other.eval_x, first.eval_x)  # the seed decides the shifts
 
 

@@ -118,3 +118,39 @@ def numbers(value: Any) -> list[float] | None:
             return None
         out.append(float(v))
     return out
+
+
+def linear_at(W: torch.Tensor, b: torch.Tensor) -> torch.nn.Linear:
+    """A trusted ``nn.Linear`` that starts from the weight and bias the student's run started from."""
+    layer = torch.nn.Linear(W.shape[1], W.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(W)
+        layer.bias.copy_(b)
+    return layer
+
+
+def mse_pass(layer: torch.nn.Module, X: torch.Tensor, Y: torch.Tensor, batch_size: int,
+             optimizer: torch.optim.Optimizer | None = None, zero_grad: bool = True,
+             ) -> list[tuple[int, float]]:
+    """One pass over (X, Y) in order: (batch size, MSE before its update) per mini-batch.
+
+    With an ``optimizer`` every mini-batch takes a step (``zero_grad=False`` replays the
+    mistake of never clearing gradients); without one the pass only measures. The replays of
+    ``train_regression`` and ``fit_and_validate`` share it, so both reference runs follow
+    one recipe.
+
+    >>> layer = linear_at(torch.ones(1, 1), torch.zeros(1))
+    >>> mse_pass(layer, torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[2.0], [2.0], [2.0]]), 2)
+    [(2, 0.5), (1, 1.0)]
+    """
+    out = []
+    for start in range(0, len(X), batch_size):
+        xb, yb = X[start:start + batch_size], Y[start:start + batch_size]
+        cost = torch.nn.functional.mse_loss(layer(xb), yb)
+        if optimizer is not None:
+            if zero_grad:
+                optimizer.zero_grad()
+            cost.backward()
+            optimizer.step()
+        out.append((len(xb), cost.item()))
+    return out

@@ -8,7 +8,8 @@ say which one the student made.
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from ._common import linear_at, mse_pass
 
 
 def _replay(W: torch.Tensor, b: torch.Tensor, data: tuple[torch.Tensor, ...], bs: int, vbs: int,
@@ -17,10 +18,7 @@ def _replay(W: torch.Tensor, b: torch.Tensor, data: tuple[torch.Tensor, ...], bs
             ) -> tuple[list[float], list[float], torch.Tensor, torch.Tensor]:
     """The run with one of the usual mistakes switched on: (train, val, weight, bias)."""
     X, Y, Xv, Yv = data
-    layer = nn.Linear(X.shape[1], 1)
-    with torch.no_grad():
-        layer.weight.copy_(W)
-        layer.bias.copy_(b)
+    layer = linear_at(W, b)
 
     def make() -> torch.optim.Optimizer:
         if opt == "sgd":
@@ -35,16 +33,7 @@ def _replay(W: torch.Tensor, b: torch.Tensor, data: tuple[torch.Tensor, ...], bs
         return sum(k * v for k, v in pairs) / sum(k for k, _ in pairs)
 
     def validate() -> float:
-        pairs = []
-        for s in range(0, len(Xv), vbs):
-            xb, yb = Xv[s:s + vbs], Yv[s:s + vbs]
-            cost = torch.nn.functional.mse_loss(layer(xb), yb)
-            if val_steps:
-                optimizer.zero_grad()
-                cost.backward()
-                optimizer.step()
-            pairs.append((len(xb), cost.item()))
-        return mean(pairs, val_avg)
+        return mean(mse_pass(layer, Xv, Yv, vbs, optimizer if val_steps else None), val_avg)
 
     optimizer = make()
     train, val = [], []
@@ -53,15 +42,7 @@ def _replay(W: torch.Tensor, b: torch.Tensor, data: tuple[torch.Tensor, ...], bs
             optimizer = torch.optim.Adam(layer.parameters(), lr=lr)
         if val_first:
             val.append(validate())
-        pairs = []
-        for s in range(0, len(X), bs):
-            xb, yb = X[s:s + bs], Y[s:s + bs]
-            cost = torch.nn.functional.mse_loss(layer(xb), yb)
-            optimizer.zero_grad()
-            cost.backward()
-            optimizer.step()
-            pairs.append((len(xb), cost.item()))
-        train.append(mean(pairs, train_avg))
+        train.append(mean(mse_pass(layer, X, Y, bs, optimizer), train_avg))
         if not val_first:
             val.append(validate())
     return train, val, layer.weight.detach().clone(), layer.bias.detach().clone()

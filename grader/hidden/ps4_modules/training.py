@@ -12,11 +12,10 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..framework import Fail, Registry, describe_value
-from ._common import X_EXAM, Y_EXAM, numbers, worker_linear, worker_loader
+from ._common import X_EXAM, Y_EXAM, linear_at, mse_pass, numbers, worker_linear, worker_loader
 
 registry = Registry()
 TESTS = registry.tests
@@ -25,34 +24,13 @@ test = registry.test
 # ---------------------------------------------------------------- train_regression
 
 
-
-
-
-
-
-
 def _trajectory(W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, Y: torch.Tensor,
                 batch_size: int, epochs: int, lr: float, zero_grad: bool = True,
                 ) -> list[list[tuple[int, float]]]:
     """(batch size, loss before its update) of every mini-batch, epoch by epoch."""
-    layer = nn.Linear(X.shape[1], 1)
-    with torch.no_grad():
-        layer.weight.copy_(W)
-        layer.bias.copy_(b)
+    layer = linear_at(W, b)
     opt = torch.optim.SGD(layer.parameters(), lr=lr)
-    out = []
-    for _ in range(epochs):
-        epoch = []
-        for start in range(0, len(X), batch_size):
-            xb, yb = X[start:start + batch_size], Y[start:start + batch_size]
-            cost = torch.nn.functional.mse_loss(layer(xb), yb)
-            if zero_grad:
-                opt.zero_grad()
-            cost.backward()
-            opt.step()
-            epoch.append((len(xb), cost.item()))
-        out.append(epoch)
-    return out
+    return [mse_pass(layer, X, Y, batch_size, opt, zero_grad) for _ in range(epochs)]
 
 
 def _reference(ctx, W: torch.Tensor, b: torch.Tensor, X: torch.Tensor, Y: torch.Tensor,

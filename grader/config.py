@@ -55,7 +55,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            f"base seed of the hidden tests' random inputs (`{DEFAULT_HIDDEN_SEED}`)"),
     EnvVar("GRADER_KEEP_TORCH", "`scripts/install.sh`",
            "keep the machine's own torch (GPU runner) instead of a venv"),
-    EnvVar("GRADER_TORCH_INDEX", "`scripts/install.sh`",
+    EnvVar("GRADER_TORCH_INDEX", "`scripts/install.sh`, `tests/hub/prepare.sh`",
            "install torch from this wheel index (`https://download.pytorch.org/whl/cpu`: CPU-only builds)"),
     EnvVar("JUPYTERHUB_USER", "`deploy/student/nbgrader_config.py`",
            "the student id on JupyterHub"),
@@ -71,6 +71,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "the hub's database, cookie secret and pid files (`/srv/jupyterhub`)"),
     EnvVar("COURSE_HUB_TEST_PASSWORD", "`deploy/jupyterhub/jupyterhub_config.py`",
            "tests only: log everyone in with this password (dummy authenticator) instead of PAM"),
+    EnvVar("CI", "`tests/hubkit.py`",
+           "`true`: the JupyterHub test fails, never skips, when what it needs is missing"),
 )
 
 

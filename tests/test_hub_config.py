@@ -182,3 +182,15 @@ def test_the_hub_config_keeps_students_to_their_own_accounts_and_tools():
         hook(spawner)
         assert spawner.environment.get("JUPYTER_CONFIG_PATH") == expected
 
+
+def test_the_hub_test_fails_in_ci_and_skips_elsewhere_when_something_is_missing(monkeypatch):
+    import hubkit
+
+    monkeypatch.setattr(hubkit, "CHROMIUM", "/nonexistent/chromium")
+    assert any("chromium" in m for m in hubkit.missing_prerequisites())
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"CI must run the hub test.*chromium"):
+        hubkit.require()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=r"chromium.*tests/hub/prepare\.sh"):
+        hubkit.require()

@@ -6,7 +6,8 @@ its test authenticator and the local-process spawner, npm's configurable-http-pr
 Debian's chromium driven by playwright-core (tests/hub/browser.js), one OS account per
 student and a non-root instructor account whose grader sandboxes every submission with
 user namespaces. The exchange, the gradebook and the hub's database are throwaway. About
-four minutes; screenshots of each step go to out/hub-test/screenshots/.
+100 s on a 2-core machine (a loaded CI runner: allow several minutes; every wait is
+generous); screenshots of each step go to out/hub-test/screenshots/.
 """
 
 from __future__ import annotations

@@ -246,10 +246,11 @@ def test_two_students_submit_through_the_hub_and_get_only_their_own_feedback(wor
     as_user(alice, ["nbgrader", "fetch_feedback", PS], spoof, Path(alice.pw_dir))
     after = sorted(str(p) for p in Path(alice.pw_dir).rglob("*.html"))
     assert after == before
-    listing = as_user(alice, [str(BIN / "python"), "-c",
-                              f"import os; print(os.listdir({str(exchange / COURSE / 'feedback')!r}))"],
-                      world["env"], Path(alice.pw_dir))
-    assert "PermissionError" in listing.stderr
+    for folder in ("feedback", "inbound"):   # nor list others' feedback or submissions
+        listing = as_user(alice, [str(BIN / "python"), "-c",
+                                  f"import os; print(os.listdir({str(exchange / COURSE / folder)!r}))"],
+                          world["env"], Path(alice.pw_dir))
+        assert "PermissionError" in listing.stderr, (folder, listing.stdout)
     bob_home = as_user(alice, ["ls", world["students"]["dlc-bob"].pw_dir], world["env"],
                        Path(alice.pw_dir))
     assert bob_home.returncode != 0

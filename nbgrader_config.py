@@ -27,6 +27,11 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.CourseDirectory.max_file_size = 5_000  # kilobytes, per file
 
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/usr/local/share/nbgrader/exchange")
+# Every student, whatever else is loaded: on JupyterHub an instructor's server may also
+# read the students' configuration (deploy/student/), which names one student from
+# JUPYTERHUB_USER; nbgrader loads this file (the course directory's) last, so collect,
+# autograde and formgrader still see the whole class.
+c.CourseDirectory.student_id = "*"
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -36,9 +36,10 @@ class EnvVar:
 # Every environment variable the course reads, and who reads it (the README's table is
 # checked against this list). All are optional.
 ENVIRONMENT: tuple[EnvVar, ...] = (
-    EnvVar("COURSE_ID", "`nbgrader_config.py`, `deploy/student/nbgrader_config.py`",
+    EnvVar("COURSE_ID", "`nbgrader_config.py`, `deploy/student/nbgrader_config.py`, "
+           "`deploy/jupyterhub/jupyterhub_config.py`",
            "course id in the exchange (`intro-dl`)"),
-    EnvVar("NBGRADER_EXCHANGE_ROOT", "both configs",
+    EnvVar("NBGRADER_EXCHANGE_ROOT", "both nbgrader configs, `deploy/jupyterhub/jupyterhub_config.py`",
            "the exchange folder (`/usr/local/share/nbgrader/exchange`, nbgrader's default)"),
     EnvVar("NBGRADER_DB_URL", "`nbgrader_config.py`",
            "the gradebook (`sqlite:///<course>/gradebook.db`)"),
@@ -54,10 +55,24 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            f"base seed of the hidden tests' random inputs (`{DEFAULT_HIDDEN_SEED}`)"),
     EnvVar("GRADER_KEEP_TORCH", "`scripts/install.sh`",
            "keep the machine's own torch (GPU runner) instead of a venv"),
-    EnvVar("GRADER_TORCH_INDEX", "`scripts/install.sh`",
+    EnvVar("GRADER_TORCH_INDEX", "`scripts/install.sh`, `tests/hub/prepare.sh`",
            "install torch from this wheel index (`https://download.pytorch.org/whl/cpu`: CPU-only builds)"),
     EnvVar("JUPYTERHUB_USER", "`deploy/student/nbgrader_config.py`",
            "the student id on JupyterHub"),
+    EnvVar("COURSE_HUB_STUDENTS", "`deploy/jupyterhub/jupyterhub_config.py`",
+           "comma-separated hub user names of the students (each an OS account of that name)"),
+    EnvVar("COURSE_HUB_INSTRUCTORS", "`deploy/jupyterhub/jupyterhub_config.py`",
+           "comma-separated hub admins, whose servers get the instructor tools"),
+    EnvVar("COURSE_HUB_IP", "`deploy/jupyterhub/jupyterhub_config.py`",
+           "the address the hub listens on (every interface; the test: `127.0.0.1`)"),
+    EnvVar("COURSE_HUB_PORT", "`deploy/jupyterhub/jupyterhub_config.py`",
+           "the hub's port (`8000`; the hub's API and the proxy's API take the next two)"),
+    EnvVar("COURSE_HUB_STATE_DIR", "`deploy/jupyterhub/jupyterhub_config.py`",
+           "the hub's database, cookie secret and pid files (`/srv/jupyterhub`)"),
+    EnvVar("COURSE_HUB_TEST_PASSWORD", "`deploy/jupyterhub/jupyterhub_config.py`",
+           "tests only: log everyone in with this password (dummy authenticator) instead of PAM"),
+    EnvVar("CI", "`tests/hubkit.py`",
+           "`true`: the JupyterHub test fails, never skips, when what it needs is missing"),
 )
 
 

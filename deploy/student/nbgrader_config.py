@@ -12,6 +12,11 @@ account on a shared machine or JupyterHub image. It must agree with the course's
 On JupyterHub every student may run under one OS account (a local-process spawner, a
 shared container image); nbgrader then names each submission after that account. The
 hub's ``JUPYTERHUB_USER`` is the student's own name, so it becomes the student id.
+
+The course's JupyterHub (``deploy/jupyterhub/``) puts this whole folder on a student's
+``JUPYTER_CONFIG_PATH``: with it come ``labconfig/page_config.json`` and
+``jupyter_server_config.json``, which leave students nbgrader's student tools only
+(Assignments, Validate) and hide formgrader, Create Assignment and the course list.
 """
 
 import os

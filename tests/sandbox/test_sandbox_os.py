@@ -213,6 +213,25 @@ def test_the_unprivileged_command_line_works_as_well(monkeypatch):
         assert w.call({"name": "seen", "attr": "__int__"}) == 0
 
 
+@needs_sandbox
+def test_a_grader_found_through_pythonpath_stays_outside_the_worker(monkeypatch):
+    # On JupyterHub the shared environment holds no grader: the instructor's commands find
+    # it in the course checkout through PYTHONPATH (deploy/jupyterhub/README.md,
+    # tests/test_hub.py). The worker inherits PYTHONPATH minus the checkout, so it can
+    # neither import the hidden tests nor see their files.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    with Worker(Limits(call_timeout_s=20)) as w:
+        runs = w.exec_cells([
+            "import importlib.util, os, sys\n"
+            "found = int(importlib.util.find_spec('grader') is not None)\n"
+            f"seen = int(os.path.exists({str(ROOT / 'grader' / 'hidden')!r}))\n"
+            "entries = sys.path + os.environ.get('PYTHONPATH', '').split(os.pathsep)\n"
+            f"named = int({str(ROOT)!r} in [os.path.realpath(p) for p in entries if p])"])
+        assert runs[0]["ok"], runs[0]
+        for name in ("found", "seen", "named"):
+            assert w.call({"name": name, "attr": "__int__"}) == 0, name
+
+
 def test_a_worker_that_stops_reading_or_stalls_mid_frame_times_out():
     import time
 

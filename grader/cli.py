@@ -36,6 +36,8 @@ EXIT_CODES = {
     "normalize": "exit codes: 0 done (with --check: nothing would change); 1 with --check: "
                  "some notebook would change",
     "demo": "exit codes: 0 the demo graded every sample; 1 some sample failed to grade",
+    "lint": "exit codes: 0 no authoring mistake found; 1 some finding (each printed with its "
+            "file, cell and fix); 2 unknown set",
 }
 
 EXAMPLES = {
@@ -52,6 +54,8 @@ EXAMPLES = {
     "normalize": "examples:\n  python -m grader normalize source/ps1_tensors/ps1_tensors.ipynb\n"
                  "  python -m grader normalize --check",
     "demo": "example:\n  python -m grader demo --assignments ps1 ps2 --jobs 2",
+    "lint": "examples:\n  python -m grader lint               # every set in source/\n"
+            "  python -m grader lint ps3",
 }
 
 
@@ -137,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("paths", nargs="*", type=Path, help="default: every source notebook")
     n.add_argument("--check", action="store_true", help="only report; exit 1 if any would change")
 
+    lint = _verb(sub, "lint", "check source notebooks, hidden tests and release/ for mistakes",
+                 "Check each source notebook, its hidden tests and its release for authoring "
+                 "mistakes\n(grade_ids, solution markers, points, outputs, locks, leaks, a stale "
+                 "release) before students meet them.")
+    lint.add_argument("assignments", nargs="*", type=_set_name, metavar="psN",
+                      help="default: every set in source/")
+    lint.add_argument("--quiet", action="store_true", help="print nothing when clean")
+
     m = _verb(sub, "demo", "the main job: release, sample submissions, grade table",
               "Release the sets and grade three sample students per set (reference, blank, "
               "partly wrong)\nin a throwaway course under out/demo/, never in this course's "
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     verb = args.pop("verb")
     # The one place a run's settings are resolved from the environment; passed down.
     settings = Settings.from_env()
-    if verb in ("grade", "autograde", "report", "release", "demo"):
+    if verb in ("grade", "autograde", "report", "release", "demo", "lint"):
         args["settings"] = settings
     if verb == "fetch-data" and args.get("root") is None:
         args["root"] = settings.data_root
@@ -168,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         from .release import main as run
     elif verb == "normalize":
         from .notebooks.normalize import main as run
+    elif verb == "lint":
+        from .lint import main as run
     else:
         from .demo import main as run
     try:

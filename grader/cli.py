@@ -10,17 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import PROBLEM_SETS
 from .config import Settings
-from .course import UnknownAssignment, resolve_assignment
+from .course import Course, UnknownAssignment, resolve_assignment, short_name
 
-SETS = ", ".join(f"{ps.split('_', 1)[0]} = {ps}" for ps in PROBLEM_SETS)
-
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 Grade the course's problem sets: one notebook (CI, a student's own check) or a whole
 class into nbgrader's gradebook, with hidden tests that run outside the student's process.
 
-Problem sets: {SETS}.
+Problem sets (from {source}): {sets}.
 Start with `python -m grader demo`, then see README.md ("An instructor's semester").
 """
 
@@ -59,11 +56,14 @@ EXAMPLES = {
 }
 
 
-def _set_name(value: str) -> str:
-    try:
-        return resolve_assignment(value)
-    except UnknownAssignment as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _set_names(course: Course):
+    """An argparse type that accepts any set the course's ``source/`` has, full or short."""
+    def set_name(value: str) -> str:
+        try:
+            return resolve_assignment(value, course)
+        except UnknownAssignment as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return set_name
 
 
 def _verb(sub, name: str, help_: str, description: str) -> argparse.ArgumentParser:
@@ -72,9 +72,12 @@ def _verb(sub, name: str, help_: str, description: str) -> argparse.ArgumentPars
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grader", description=DESCRIPTION,
+def _parser(course: Course) -> argparse.ArgumentParser:
+    sets = ", ".join(f"{short_name(ps)} = {ps}" for ps in course.problem_sets()) or "none yet"
+    p = argparse.ArgumentParser(prog="python -m grader",
+                                description=DESCRIPTION.format(source=course.root / "source", sets=sets),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    _set_name = _set_names(course)
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     device_help = "where student code runs: auto = cuda when available (default), else cpu"
 
@@ -160,10 +163,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = vars(_parser().parse_args(argv))
-    verb = args.pop("verb")
-    # The one place a run's settings are resolved from the environment; passed down.
+    # The one place a run's settings are resolved from the environment; passed down. First,
+    # so that set names are checked against the sets of the course being run.
     settings = Settings.from_env()
+    args = vars(_parser(settings.course).parse_args(argv))
+    verb = args.pop("verb")
     if verb in ("grade", "autograde", "report", "release", "demo", "lint"):
         args["settings"] = settings
     if verb == "fetch-data" and args.get("root") is None:

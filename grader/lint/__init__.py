@@ -25,16 +25,14 @@ from .structure import structure_rules
 __all__ = ["Finding", "lint_set", "main"]
 
 
-def _hidden_tests(course: Course, assignment: str, hidden_dir: Path):
+def _hidden_tests(assignment: str, hidden_dir: Path):
     """The set's hidden tests, or a finding saying why there are none."""
-    from ..hidden import hidden_tests_for
+    from ..hidden import NoHiddenTests, hidden_tests_for
 
     try:
         return hidden_tests_for(assignment), []
-    except ModuleNotFoundError as exc:
-        if exc.name and not exc.name.endswith(assignment):
-            raise
-        return [], [Finding("no-hidden-tests", hidden_dir, "", f"{assignment} has no hidden tests",
+    except NoHiddenTests as exc:
+        return [], [Finding("no-hidden-tests", hidden_dir, "", str(exc),
                             f"create {hidden_dir}/__init__.py exposing TESTS "
                             "(`python -m grader new` writes one)")]
 
@@ -47,10 +45,10 @@ def lint_set(course: Course, assignment: str, *, release: bool = True) -> list[F
     except Exception as exc:
         return [Finding("unreadable", path, "", f"not a readable notebook: {exc}",
                         "restore it from git or fix its JSON")]
-    from .. import REPO_ROOT
+    from ..hidden import HIDDEN_DIR
 
-    hidden_dir = REPO_ROOT / "grader" / "hidden" / assignment
-    tests, found = _hidden_tests(course, assignment, hidden_dir)
+    hidden_dir = HIDDEN_DIR / assignment
+    tests, found = _hidden_tests(assignment, hidden_dir)
     found += structure_rules(path, nb)
     found += stated_total_rules(path, nb)
     if tests:
@@ -66,8 +64,8 @@ def main(*, assignments: list[str] | None = None, settings=None, quiet: bool = F
     from ..config import Settings
 
     course = (settings or Settings.from_env()).course
-    names = [resolve_assignment(a) for a in assignments] if assignments else sorted(
-        p.name for p in (course.root / "source").iterdir() if course.source_notebook(p.name).exists())
+    names = [resolve_assignment(a, course) for a in assignments] if assignments else list(
+        course.problem_sets())
     start, found = time.perf_counter(), []
     for name in names:
         found += lint_set(course, name)

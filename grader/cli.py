@@ -33,6 +33,7 @@ EXIT_CODES = {
     "normalize": "exit codes: 0 done (with --check: nothing would change); 1 with --check: "
                  "some notebook would change",
     "demo": "exit codes: 0 the demo graded every sample; 1 some sample failed to grade",
+    "new": "exit codes: 0 created; 2 a bad name, or the set exists already",
     "lint": "exit codes: 0 no authoring mistake found; 1 some finding (each printed with its "
             "file, cell and fix); 2 unknown set",
 }
@@ -51,6 +52,7 @@ EXAMPLES = {
     "normalize": "examples:\n  python -m grader normalize source/ps1_tensors/ps1_tensors.ipynb\n"
                  "  python -m grader normalize --check",
     "demo": "example:\n  python -m grader demo --assignments ps1 ps2 --jobs 2",
+    "new": "example:\n  python -m grader new ps6_attention",
     "lint": "examples:\n  python -m grader lint               # every set in source/\n"
             "  python -m grader lint ps3",
 }
@@ -144,6 +146,12 @@ def _parser(course: Course) -> argparse.ArgumentParser:
     n.add_argument("paths", nargs="*", type=Path, help="default: every source notebook")
     n.add_argument("--check", action="store_true", help="only report; exit 1 if any would change")
 
+    new = _verb(sub, "new", "start a new problem set: source notebook and hidden tests",
+                "Create source/NAME/NAME.ipynb (an example function with a public test and a "
+                "written answer)\nand grader/hidden/NAME/ with one hidden test, then list the "
+                "next steps.")
+    new.add_argument("name", metavar="psN_name", help="the new set's name, e.g. ps6_attention")
+
     lint = _verb(sub, "lint", "check source notebooks, hidden tests and release/ for mistakes",
                  "Check each source notebook, its hidden tests and its release for authoring "
                  "mistakes\n(grade_ids, solution markers, points, outputs, locks, leaks, a stale "
@@ -168,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     args = vars(_parser(settings.course).parse_args(argv))
     verb = args.pop("verb")
-    if verb in ("grade", "autograde", "report", "release", "demo", "lint"):
+    if verb in ("grade", "autograde", "report", "release", "demo", "lint", "new"):
         args["settings"] = settings
     if verb == "fetch-data" and args.get("root") is None:
         args["root"] = settings.data_root
@@ -186,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         from .notebooks.normalize import main as run
     elif verb == "lint":
         from .lint import main as run
+    elif verb == "new":
+        from .scaffold import main as run
     else:
         from .demo import main as run
     try:

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("grader.hidden", "grader.report", "grader.samples"),
     ("grader.grade",),                  # one notebook
     ("grader.autograde",),              # a course batch and nbgrader's gradebook
-    ("grader.release", "grader.lint"),  # verbs on the course's authoring
+    ("grader.release", "grader.lint", "grader.scaffold"),  # verbs on the course's authoring
     ("grader.demo",),
     ("grader.cli",),
     ("grader.__main__",),

@@ -13,12 +13,6 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 # This checkout: the default course directory, and where the reference notebooks live.
+# The problem sets are not listed here: a course has the sets its source/ holds
+# (``course.Course.problem_sets``), each with hidden tests in ``hidden/<set>/``.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-PROBLEM_SETS: tuple[str, ...] = (
-    "ps1_tensors",
-    "ps2_gradients",
-    "ps3_backprop",
-    "ps4_modules",
-    "ps5_mnist_cnn",
-)

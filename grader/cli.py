@@ -10,17 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import PROBLEM_SETS
 from .config import Settings
-from .course import UnknownAssignment, resolve_assignment
+from .course import Course, UnknownAssignment, resolve_assignment, short_name
 
-SETS = ", ".join(f"{ps.split('_', 1)[0]} = {ps}" for ps in PROBLEM_SETS)
-
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 Grade the course's problem sets: one notebook (CI, a student's own check) or a whole
 class into nbgrader's gradebook, with hidden tests that run outside the student's process.
 
-Problem sets: {SETS}.
+Problem sets (from {source}): {sets}.
 Start with `python -m grader demo`, then see README.md ("An instructor's semester").
 """
 
@@ -36,6 +33,9 @@ EXIT_CODES = {
     "normalize": "exit codes: 0 done (with --check: nothing would change); 1 with --check: "
                  "some notebook would change",
     "demo": "exit codes: 0 the demo graded every sample; 1 some sample failed to grade",
+    "new": "exit codes: 0 created; 2 a bad name, or the set exists already",
+    "lint": "exit codes: 0 no authoring mistake found; 1 some finding (each printed with its "
+            "file, cell and fix); 2 unknown set",
 }
 
 EXAMPLES = {
@@ -52,14 +52,20 @@ EXAMPLES = {
     "normalize": "examples:\n  python -m grader normalize source/ps1_tensors/ps1_tensors.ipynb\n"
                  "  python -m grader normalize --check",
     "demo": "example:\n  python -m grader demo --assignments ps1 ps2 --jobs 2",
+    "new": "example:\n  python -m grader new ps6_attention",
+    "lint": "examples:\n  python -m grader lint               # every set in source/\n"
+            "  python -m grader lint ps3",
 }
 
 
-def _set_name(value: str) -> str:
-    try:
-        return resolve_assignment(value)
-    except UnknownAssignment as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _set_names(course: Course):
+    """An argparse type that accepts any set the course's ``source/`` has, full or short."""
+    def set_name(value: str) -> str:
+        try:
+            return resolve_assignment(value, course)
+        except UnknownAssignment as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return set_name
 
 
 def _verb(sub, name: str, help_: str, description: str) -> argparse.ArgumentParser:
@@ -68,9 +74,12 @@ def _verb(sub, name: str, help_: str, description: str) -> argparse.ArgumentPars
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grader", description=DESCRIPTION,
+def _parser(course: Course) -> argparse.ArgumentParser:
+    sets = ", ".join(f"{short_name(ps)} = {ps}" for ps in course.problem_sets()) or "none yet"
+    p = argparse.ArgumentParser(prog="python -m grader",
+                                description=DESCRIPTION.format(source=course.root / "source", sets=sets),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    _set_name = _set_names(course)
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     device_help = "where student code runs: auto = cuda when available (default), else cpu"
 
@@ -137,6 +146,20 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("paths", nargs="*", type=Path, help="default: every source notebook")
     n.add_argument("--check", action="store_true", help="only report; exit 1 if any would change")
 
+    new = _verb(sub, "new", "start a new problem set: source notebook and hidden tests",
+                "Create source/NAME/NAME.ipynb (an example function with a public test and a "
+                "written answer)\nand grader/hidden/NAME/ with one hidden test, then list the "
+                "next steps.")
+    new.add_argument("name", metavar="psN_name", help="the new set's name, e.g. ps6_attention")
+
+    lint = _verb(sub, "lint", "check source notebooks, hidden tests and release/ for mistakes",
+                 "Check each source notebook, its hidden tests and its release for authoring "
+                 "mistakes\n(grade_ids, solution markers, points, outputs, locks, leaks, a stale "
+                 "release) before students meet them.")
+    lint.add_argument("assignments", nargs="*", type=_set_name, metavar="psN",
+                      help="default: every set in source/")
+    lint.add_argument("--quiet", action="store_true", help="print nothing when clean")
+
     m = _verb(sub, "demo", "the main job: release, sample submissions, grade table",
               "Release the sets and grade three sample students per set (reference, blank, "
               "partly wrong)\nin a throwaway course under out/demo/, never in this course's "
@@ -148,11 +171,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = vars(_parser().parse_args(argv))
-    verb = args.pop("verb")
-    # The one place a run's settings are resolved from the environment; passed down.
+    # The one place a run's settings are resolved from the environment; passed down. First,
+    # so that set names are checked against the sets of the course being run.
     settings = Settings.from_env()
-    if verb in ("grade", "autograde", "report", "release", "demo"):
+    args = vars(_parser(settings.course).parse_args(argv))
+    verb = args.pop("verb")
+    if verb in ("grade", "autograde", "report", "release", "demo", "lint", "new"):
         args["settings"] = settings
     if verb == "fetch-data" and args.get("root") is None:
         args["root"] = settings.data_root
@@ -168,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         from .release import main as run
     elif verb == "normalize":
         from .notebooks.normalize import main as run
+    elif verb == "lint":
+        from .lint import main as run
+    elif verb == "new":
+        from .scaffold import main as run
     else:
         from .demo import main as run
     try:

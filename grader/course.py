@@ -1,9 +1,10 @@
 """Where things are in a course directory, and which problem set a name or notebook is.
 
-One home for the course's names: ``resolve_assignment`` turns what a user types (``ps1``,
-``ps1_tensors``) into the set's full name, and ``identify_notebook`` tells which set a
-notebook belongs to from its cells' ``grade_id``s, so that a ps2 notebook graded as ps1
-is named instead of silently scoring 0.
+One home for the course's names: the sets are discovered from ``source/`` (a sixth set is a
+new folder, not a change to the grader), ``resolve_assignment`` turns what a user types
+(``ps1``, ``ps1_tensors``) into the set's full name, and ``identify_notebook`` tells which
+set a notebook belongs to from its cells' ``grade_id``s, so that a ps2 notebook graded as
+ps1 is named instead of silently scoring 0.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PROBLEM_SETS, REPO_ROOT
+from . import REPO_ROOT
 
 
 class UnknownAssignment(ValueError):
@@ -33,6 +34,18 @@ class Course:
             return cls(here.resolve())
         return cls(REPO_ROOT)
 
+    def problem_sets(self) -> tuple[str, ...]:
+        """Every set of the course: each ``source/<name>/<name>.ipynb``, in name order.
+
+        >>> Course().problem_sets()[:2]
+        ('ps1_tensors', 'ps2_gradients')
+        """
+        source = self.root / "source"
+        if not source.is_dir():
+            return ()
+        return tuple(sorted(d.name for d in source.iterdir()
+                            if d.is_dir() and self.source_notebook(d.name).is_file()))
+
     def source_notebook(self, assignment: str) -> Path:
         return self.root / "source" / assignment / f"{assignment}.ipynb"
 
@@ -50,19 +63,30 @@ class Course:
         return self.root / "autograded" / ".grader" / assignment
 
 
-def resolve_assignment(name: str) -> str:
-    """The full name of a problem set from its full or short name.
+def short_name(assignment: str) -> str:
+    """What a user may type for a set: the part before the first underscore.
+
+    >>> short_name("ps5_mnist_cnn"), short_name("quiz")
+    ('ps5', 'quiz')
+    """
+    return assignment.split("_", 1)[0]
+
+
+def resolve_assignment(name: str, course: Course | None = None) -> str:
+    """The full name of one of the course's sets from its full or short name.
 
     >>> resolve_assignment("ps1"), resolve_assignment("ps5_mnist_cnn")
     ('ps1_tensors', 'ps5_mnist_cnn')
     """
-    if name in PROBLEM_SETS:
+    sets = (course or Course()).problem_sets()
+    if name in sets:
         return name
-    matches = [ps for ps in PROBLEM_SETS if ps.split("_", 1)[0] == name]
+    matches = [ps for ps in sets if short_name(ps) == name]
     if len(matches) == 1:
         return matches[0]
-    short = ", ".join(f"{ps.split('_', 1)[0]} ({ps})" for ps in PROBLEM_SETS)
-    raise UnknownAssignment(f"unknown assignment {name!r}; expected one of: {short}")
+    short = ", ".join(f"{short_name(ps)} ({ps})" for ps in sets) or "none (source/ is empty)"
+    why = "ambiguous" if matches else "unknown"
+    raise UnknownAssignment(f"{why} assignment {name!r}; expected one of: {short}")
 
 
 def grade_ids_of(path: Path) -> set[str]:
@@ -86,7 +110,7 @@ def identify_notebook(path: Path, course: Course) -> str | None:
     """
     mine = grade_ids_of(path) - {None}
     best, best_overlap = None, 0
-    for ps in PROBLEM_SETS:
+    for ps in course.problem_sets():
         src = course.source_notebook(ps)
         if not src.exists():
             continue

@@ -12,34 +12,32 @@ import contextlib
 import os
 import shutil
 import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from . import PROBLEM_SETS
 from .config import Settings
 from .course import Course, resolve_assignment
 from .samples import Substitutions, build_submission, write_submission
 
-# A few plausible mistakes per set (exact substitutions on the reference answers).
-PARTIAL: dict[str, Substitutions] = {
-    "ps1_tensors": {
-        "mul_and_matmul": [("return m1 * m2, m1 @ m2", "return m1 * m2, m1 * m2")],
-        "take_columns": [("t[:, start:stop]", "t[:, start:stop + 1]")],
-    },
-    "ps2_gradients": {   # the lecture's summed gradient instead of the mean
-        "mse_gradients": [("(2.0 / m) * ", "2.0 * ")],
-    },
-    "ps3_backprop": {    # the hidden layer's sigmoid derivative forgotten
-        "backward": [("d_z1 = d_a1 * a1 * (1.0 - a1)", "d_z1 = d_a1")],
-    },
-    "ps4_modules": {
-        "MultivariateLinearRegressionModel": [("        return self.linear(x)\n",
-                                               "        return self.linear(x).squeeze(-1)\n")],
-    },
-    "ps5_mnist_cnn": {   # padding counted once
-        "conv_output_size": [("return (in_size + 2 * padding - kernel_size) // stride + 1",
-                              "return (in_size + padding - kernel_size) // stride + 1")],
-    },
-}
+
+class _DemoMistakes(Mapping[str, Substitutions]):
+    """The demo's partial student per set: ``DEMO_MISTAKES`` of the set's hidden-test package
+    (exact substitutions on the reference answers; none when the package defines none), so
+    that the grader itself names no set."""
+
+    def __getitem__(self, assignment: str) -> Substitutions:
+        from .hidden import hidden_package
+
+        return dict(getattr(hidden_package(assignment), "DEMO_MISTAKES", {}))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(Course().problem_sets())
+
+    def __len__(self) -> int:
+        return len(Course().problem_sets())
+
+
+PARTIAL: Mapping[str, Substitutions] = _DemoMistakes()
 
 
 def main(*, jobs: int = 2, assignments: list[str] | None = None,
@@ -57,8 +55,8 @@ def main(*, jobs: int = 2, assignments: list[str] | None = None,
 
     settings = settings or Settings.from_env()
     real = settings.course
-    names = [resolve_assignment(a) for a in assignments] if assignments else [
-        a for a in PROBLEM_SETS if real.source_notebook(a).exists()]
+    names = [resolve_assignment(a, real) for a in assignments] if assignments else list(
+        real.problem_sets())
     demo = _throwaway_course(real, names, out or real.root / "out" / "demo")
     in_demo = settings.with_course(demo)
     print(f"demo course (throwaway): {demo.root}")
@@ -67,7 +65,7 @@ def main(*, jobs: int = 2, assignments: list[str] | None = None,
             return 1
         for ps in names:
             for student, kwargs in (("demo-reference", {}), ("demo-blank", {"answers": "blank"}),
-                                    ("demo-partial", {"substitutions": PARTIAL.get(ps, {})})):
+                                    ("demo-partial", {"substitutions": PARTIAL[ps]})):
                 write_submission(build_submission(ps, course=demo, **kwargs), demo.root, student, ps)
         status = 0
         for ps in names:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from . import PROBLEM_SETS
 from .config import Settings
 from .course import resolve_assignment
 
@@ -13,8 +12,8 @@ def main(*, assignments: list[str] | None = None, settings: Settings | None = No
     from .autograde.nbgrader_api import make_api
 
     course = (settings or Settings.from_env()).course
-    names = [resolve_assignment(a) for a in assignments] if assignments else [
-        a for a in PROBLEM_SETS if course.source_notebook(a).exists()]
+    names = [resolve_assignment(a, course) for a in assignments] if assignments else list(
+        course.problem_sets())
     api = make_api(course.root)
     status = 0
     for name in names:

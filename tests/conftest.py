@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import PROBLEM_SETS
 from grader.config import Settings
+from grader.course import Course
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def root() -> Path:
 
 
 def present_sets() -> list[str]:
-    return [ps for ps in PROBLEM_SETS if (ROOT / "source" / ps / f"{ps}.ipynb").exists()]
+    return list(Course(ROOT).problem_sets())
 
 
 def settings_for(course) -> Settings:

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("grader.hidden", "grader.report", "grader.samples"),
     ("grader.grade",),                  # one notebook
     ("grader.autograde",),              # a course batch and nbgrader's gradebook
-    ("grader.release",),
+    ("grader.release", "grader.lint", "grader.scaffold"),  # verbs on the course's authoring
     ("grader.demo",),
     ("grader.cli",),
     ("grader.__main__",),
@@ -44,12 +44,12 @@ def module_name(path: Path) -> str:
 def unit_of(module: str) -> str:
     """The top-level unit a module (or a name imported from the package) belongs to.
 
-    >>> unit_of("grader.grade.runner"), unit_of("grader"), unit_of("grader.PROBLEM_SETS")
+    >>> unit_of("grader.grade.runner"), unit_of("grader"), unit_of("grader.REPO_ROOT")
     ('grader.grade', 'grader', 'grader')
     """
     parts = module.split(".")
     if len(parts) > 1 and not ((PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").exists()):
-        return "grader"   # a constant of the package itself (REPO_ROOT, PROBLEM_SETS)
+        return "grader"   # a constant of the package itself (REPO_ROOT)
     return ".".join(parts[:2])
 
 

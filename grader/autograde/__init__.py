@@ -32,7 +32,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
     from .gradebook import standing
     from .nbgrader_api import UnsafeConfig, check_chain, make_api
 
-    assignment = resolve_assignment(assignment)
+    # Fail closed first: without the sandbox nothing of the course is even looked at.
     if not unsandboxed and not isolation.available():
         print(f"error: refusing to grade without the worker sandbox: {isolation.probe()}.\n"
               "Student code would run with your account's access to the course, the "
@@ -41,6 +41,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
         return 2
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its API
     settings = settings or Settings.from_env()
+    assignment = resolve_assignment(assignment, settings.course)
     course = settings.course
     api = make_api(course.root)
     try:

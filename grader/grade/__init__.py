@@ -43,7 +43,7 @@ def main(*, path: Path, assignment: str | None = None, json_out: Path | None = N
             return 2
         assignment = looks_like
     else:
-        assignment = resolve_assignment(assignment)
+        assignment = resolve_assignment(assignment, settings.course)
         if looks_like is not None and looks_like != assignment:
             ours = grade_ids_of(settings.course.source_notebook(assignment))
             if not grade_ids_of(path) & ours:

@@ -17,3 +17,9 @@ TESTS = [*model.TESTS, *gradients.TESTS, *numerical.TESTS, *descent.TESTS]
 
 # Rules on *how*, enforced while these functions run (sandbox.traps).
 RULES = {"mse_gradients": ("autograd",), "gradient_descent": ("autograd",)}
+
+# The demo's partial student (``python -m grader demo``): the lecture's summed gradient
+# instead of the mean.
+DEMO_MISTAKES = {
+    "mse_gradients": [("(2.0 / m) * ", "2.0 * ")],
+}

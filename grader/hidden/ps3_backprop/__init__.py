@@ -13,3 +13,9 @@ TESTS = [*activations.TESTS, *network.TESTS, *loss.TESTS, *backward.TESTS, *trai
 
 # Rules on *how*, enforced while these functions run (sandbox.traps).
 RULES = {"sigmoid": ("sigmoid",), "backward": ("autograd",), "train_xor": ("autograd",)}
+
+# The demo's partial student (``python -m grader demo``): the hidden layer's sigmoid
+# derivative forgotten.
+DEMO_MISTAKES = {
+    "backward": [("d_z1 = d_a1 * a1 * (1.0 - a1)", "d_z1 = d_a1")],
+}

@@ -21,3 +21,9 @@ TESTS = [*regression_model.TESTS, *data.TESTS, *training.TESTS, *softmax_ce.TEST
 
 # Rules on *how*, enforced while these functions run (sandbox.traps).
 RULES = {"softmax": ("softmax",), "cross_entropy": ("softmax",)}
+
+# The demo's partial student (``python -m grader demo``): a model that returns (N,) not (N, 1).
+DEMO_MISTAKES = {
+    "MultivariateLinearRegressionModel": [("        return self.linear(x)\n",
+                                           "        return self.linear(x).squeeze(-1)\n")],
+}

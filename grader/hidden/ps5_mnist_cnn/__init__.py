@@ -14,3 +14,9 @@ RULES = {"conv2d_single": ("convolution",), "max_pool2d_single": ("pooling",),
          "avg_pool2d_single": ("pooling", "convolution")}
 
 __all__ = ["MAX_PARAMETERS", "RULES", "TESTS", "THRESHOLD_TEST"]
+
+# The demo's partial student (``python -m grader demo``): padding counted once.
+DEMO_MISTAKES = {
+    "conv_output_size": [("return (in_size + 2 * padding - kernel_size) // stride + 1",
+                          "return (in_size + padding - kernel_size) // stride + 1")],
+}

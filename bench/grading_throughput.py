@@ -121,6 +121,14 @@ def _scores(course: Course, ps: str, students) -> dict[str, list[float]]:
     return out
 
 
+def _cells_only(r: GradeResult) -> float | None:
+    """Seconds running the notebook's cells (restarts included), without the first start-up."""
+    w = r.worker
+    if w.notebook_seconds is None or w.ready_seconds is None:
+        return None
+    return max(0.0, w.notebook_seconds - w.ready_seconds)
+
+
 def _where_time_went(course: Course, ps: str, students) -> dict:
     """Per submission, from the saved results: start-up, notebook, tests, peak worker memory."""
     results = [GradeResult.load(course.results_dir(ps) / f"{s}.json") for s, _ in students]
@@ -132,7 +140,8 @@ def _where_time_went(course: Course, ps: str, students) -> dict:
     rss = [r.worker.stats.get("max_rss_mb") for r in results]
     return {
         "mean_s": {"startup": mean(r.worker.ready_seconds for r in results),
-                   "notebook": mean(r.worker.notebook_seconds for r in results),
+                   # the session counts its starts in with the cells: take the first one out
+                   "notebook": mean(_cells_only(r) for r in results),
                    "tests": mean(sum(t.seconds for t in r.tests) for r in results),
                    "grade_total": mean(r.execution_time for r in results)},
         "worker_starts": sum(r.worker.starts for r in results),

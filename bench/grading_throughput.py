@@ -44,20 +44,12 @@ from grader.release import main as release  # noqa: E402
 from grader.results import GradeResult  # noqa: E402
 from grader.samples import build_submission, write_submission  # noqa: E402
 
-# What plain nbgrader gets: this course's paths, stubs and timeouts, nbgrader's own chain.
-PLAIN_CONFIG = '''import os
-c = get_config()
-HERE = os.path.dirname(os.path.abspath(__file__))
-c.CourseDirectory.course_id = "throughput"
-c.CourseDirectory.root = HERE
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "data", "MNIST"]
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-c.IgnorePattern.enabled = True
-c.IgnorePattern.pattern = r"(Warning|warnings\\.warn|UserWarning|FutureWarning|DeprecationWarning)"
-c.Execute.timeout = 600
-c.Execute.interrupt_on_timeout = True
+# What plain nbgrader gets: this course's own config (paths, stubs, warning filter, timeouts),
+# with nbgrader's default preprocessor chains in place of the course's grader.
+PLAIN_CHAINS = '''
+from nbgrader.converters import Autograde as _Autograde, GenerateFeedback as _Feedback
+c.Autograde.autograde_preprocessors = _Autograde.class_traits()["autograde_preprocessors"].default()
+c.GenerateFeedback.preprocessors = _Feedback.class_traits()["preprocessors"].default()
 '''
 
 
@@ -87,7 +79,8 @@ def _course(dest: Path, ps: str, plain: bool) -> Course:
     dest.mkdir(parents=True)
     shutil.copytree(ROOT / "source" / ps, dest / "source" / ps)
     if plain:
-        (dest / "nbgrader_config.py").write_text(PLAIN_CONFIG)
+        course_config = (ROOT / "nbgrader_config.py").read_text()
+        (dest / "nbgrader_config.py").write_text(course_config + PLAIN_CHAINS)
         _run(dest, "-m", "nbgrader", "generate_assignment", ps, "--force")
     else:
         shutil.copy2(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")

@@ -24,6 +24,12 @@ class WorkerTimeout(WorkerFault):
     pass
 
 
+class OverBudget(WorkerTimeout):
+    """A call used more CPU time than its budget (``Worker.call(cpu_budget=...)``): the
+    budget is the reference's cost of the same call times a factor (``Limits``), so a
+    wrong answer that keeps iterating costs a bounded multiple of a right one."""
+
+
 class SubmissionTimeout(WorkerTimeout):
     """The whole submission used up its grading time (``Limits.submission_timeout_s``)."""
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..faults import (
     NotDefined,
+    OverBudget,
     RuleBroken,
     StudentError,
     SubmissionTimeout,
@@ -36,8 +37,9 @@ def _student_message(grade_id: str, exc: StudentError) -> str:
 class TestRunner:
     """Runs test bodies, turning every outcome into a ``TestResult``.
 
-    After a student's function hangs or kills the worker, its remaining tests are not run
-    again (each would cost a timeout and a restart); they get the same message.
+    After a student's function hangs, kills the worker or runs out of its CPU budget, its
+    remaining tests are not run again (each would cost as much again and a restart); they
+    get the same message.
     """
 
     cell_errors: dict[str, str] = field(default_factory=dict)
@@ -66,6 +68,10 @@ class TestRunner:
                 output += f" (its cell raised {self.cell_errors[target]})"
         except SubmissionTimeout as exc:
             score, output = 0.0, f"not run: {exc}"
+        except OverBudget as exc:   # the test's own words: which budget, what to check
+            said = str(exc)
+            score, output = 0.0, said if said.startswith(target) else f"{target}: {said}"
+            self.faulted[target] = output
         except WorkerTimeout as exc:
             score, output = 0.0, f"{target}: the code {exc} (an endless loop, or too slow); it was stopped"
             self.faulted[target] = output

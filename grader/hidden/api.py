@@ -11,6 +11,8 @@ imports the sandbox (``tests/test_architecture.py`` checks it).
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +21,7 @@ import torch
 from ..config import Profile, Settings
 from ..faults import (
     NotDefined,
+    OverBudget,
     RuleBroken,
     StudentError,
     SubmissionTimeout,
@@ -90,6 +93,37 @@ class Context:
         """Every cell the student wrote or could change, in notebook order (static rules)."""
         return list(self.student_sources) or list(self.solutions.values())
 
+    def cpu_budget(self, name: str, **kwargs: Any) -> float:
+        """CPU seconds the student's ``name(**kwargs)`` may use: the reference's cost of the
+        same call times ``Limits.budget_factor``, at least ``budget_floor_cpu_s``."""
+        limits = self.profile.limits
+        return max(limits.budget_floor_cpu_s,
+                   limits.budget_factor * reference_cpu_seconds(self.ref, name, **kwargs))
+
+
+_COSTS: dict[tuple[str, str, str], float] = {}
+_COSTS_LOCK = threading.Lock()
+
+
+def reference_cpu_seconds(ref: Any, name: str, **kwargs: Any) -> float:
+    """CPU seconds of this thread that the reference's ``name(**kwargs)`` takes, measured
+    once per process (a batch pays it once). The thread's own clock, so neither the other
+    jobs of a batch nor the machine's load move it much; torch's intra-op threads are not
+    counted, which is right for the small tensors of the calls budgeted this way.
+
+    >>> import types
+    >>> ref = types.SimpleNamespace(__file__="demo", spin=lambda n: sum(range(n)))
+    >>> reference_cpu_seconds(ref, "spin", n=10**6) > reference_cpu_seconds(ref, "spin", n=10)
+    True
+    """
+    key = (str(getattr(ref, "__file__", id(ref))), name, repr(sorted(kwargs.items())))
+    with _COSTS_LOCK:
+        if key not in _COSTS:
+            start = time.thread_time()
+            getattr(ref, name)(**kwargs)
+            _COSTS[key] = time.thread_time() - start
+        return _COSTS[key]
+
 
 def randint(g: torch.Generator, lo: int, hi: int) -> int:
     """A random int in [lo, hi] from a test's generator.
@@ -101,5 +135,5 @@ def randint(g: torch.Generator, lo: int, hi: int) -> int:
     return int(torch.randint(lo, hi + 1, (1,), generator=g))
 
 
-__all__ = ["Context", "NotDefined", "RuleBroken", "StudentError", "SubmissionTimeout", "WorkerFault",
-           "WorkerSession", "WorkerTimeout", "randint"]
+__all__ = ["Context", "NotDefined", "OverBudget", "RuleBroken", "StudentError", "SubmissionTimeout",
+           "WorkerFault", "WorkerSession", "WorkerTimeout", "randint", "reference_cpu_seconds"]

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..faults import (
     NotDefined,
+    OverBudget,
     ProtocolViolation,
     RuleBroken,
     StudentError,
@@ -39,19 +40,9 @@ from .limits import Limits
 from .output import OutputTail, cell_outcome
 from .proxies import RemoteObject
 
-__all__ = [
-    "WORKER_FILES",
-    "ProtocolViolation",
-    "RemoteObject",
-    "RuleBroken",
-    "SandboxUnavailable",
-    "StudentError",
-    "SubmissionTimeout",
-    "Worker",
-    "WorkerDied",
-    "WorkerFault",
-    "WorkerTimeout",
-]
+__all__ = ["WORKER_FILES", "OverBudget", "ProtocolViolation", "RemoteObject", "RuleBroken",
+           "SandboxUnavailable", "StudentError", "SubmissionTimeout", "Worker", "WorkerDied",
+           "WorkerFault", "WorkerTimeout"]
 
 
 class Worker:
@@ -130,8 +121,10 @@ class Worker:
 
     # ------------------------------------------------------------------ requests
     def request(self, header: dict, tensors: dict | None = None, timeout: float | None = None,
-                ) -> tuple[dict, Any]:
-        """Send one request and wait for its answer, serving callbacks meanwhile."""
+                cpu_budget: float | None = None) -> tuple[dict, Any]:
+        """Send one request and wait for its answer, serving callbacks meanwhile. Past
+        ``cpu_budget`` CPU seconds (``fence.cpu_seconds``, load-independent, unlike the
+        wall-clock ``timeout``) the worker is killed and ``OverBudget`` raised."""
         if not self.alive:
             raise WorkerDied(self._death_message())
         timeout = self.limits.call_timeout_s if timeout is None else timeout
@@ -144,8 +137,13 @@ class Worker:
         header = {**header, "rid": self._rid}
         if self._pid is not None:
             fence.thaw(self._pid)
+        cpu_until = None if cpu_budget is None else self.cpu_seconds() + cpu_budget
         self._write(wire.pack(header, tensors), deadline, timeout)
         while True:
+            if cpu_until is not None and not fence.await_frame(self._r, self.proc.pid, cpu_until,
+                                                                  deadline):
+                self.kill()
+                raise OverBudget(f"used more than its budget of {cpu_budget:.1f} CPU seconds")
             reply, blob = self._read(deadline, timeout)
             if reply.get("rid") != self._rid:  # a stale frame, e.g. from a thread of an earlier call
                 self.kill()
@@ -250,7 +248,7 @@ class Worker:
 
     def call(self, target: dict, args: tuple = (), kwargs: dict | None = None, *,
              seed: int | None = None, grad: bool | None = None, as_handle: bool = False,
-             sync: bool = False, timeout: float | None = None,
+             sync: bool = False, timeout: float | None = None, cpu_budget: float | None = None,
              rules: tuple[str, ...] = ()) -> Any:
         """Call a function in the worker; raise StudentError if the student's code raised,
         RuleBroken if it used what ``rules`` forbid (``traps``) while it ran."""
@@ -260,7 +258,7 @@ class Worker:
                   "seed": seed, "grad": grad, "as_handle": as_handle, "sync": sync,
                   "rules": list(rules)}
         try:
-            reply, value = self.request(header, tensors, timeout=timeout)
+            reply, value = self.request(header, tensors, timeout=timeout, cpu_budget=cpu_budget)
             if sync:   # only a call that asked for it has its tensor arguments written
                 self.scope.sync_back(reply.get("_sync"))
         except ProtocolViolation:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
+import time
 
 KEEP = {1, 2}   # the namespace's init and the worker itself
 
@@ -135,6 +137,20 @@ def cpu_seconds(root: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return ticks / _TICK
+
+
+CPU_POLL_S = 0.2   # how often a call with a CPU budget reads the sandbox's clock
+
+
+def await_frame(fd: int, root: int, cpu_until: float, deadline: float) -> bool:
+    """Wait until ``fd`` can be read or ``deadline`` (``time.monotonic``) passes; ``False``
+    as soon as the sandbox under ``root`` has used more than ``cpu_until`` CPU seconds."""
+    while not select.select([fd], [], [], min(CPU_POLL_S, max(0.0, deadline - time.monotonic())))[0]:
+        if cpu_seconds(root) > cpu_until:
+            return False
+        if time.monotonic() >= deadline:
+            return True          # the caller's read raises its timeout
+    return cpu_seconds(root) <= cpu_until
 
 
 def end_strays(root: int) -> int:

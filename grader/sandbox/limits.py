@@ -33,6 +33,11 @@ class Limits:
     notebook_timeout_s: float = 300.0     # all the notebook's cells together
     submission_timeout_s: float = 900.0   # everything one submission may take, restarts included
     stats_timeout_s: float = 10.0         # the informational resource report at the end
+    # CPU budgets of calls that iterate a student's code (ps3's train_xor): the reference's
+    # CPU time for the same call, measured by the grader, times the factor, at least the
+    # floor. A wrong answer that never converges then costs a bounded multiple of a right one.
+    budget_factor: float = 5.0
+    budget_floor_cpu_s: float = 3.0
 
     # Kernel limits (rlimits): a breach ends the offending call, never the grader.
     memory_bytes: int | None = 12 * GiB   # address space per process (None on CUDA: see config)

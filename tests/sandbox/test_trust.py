@@ -99,6 +99,43 @@ def test_the_cpu_clock_does_not_move_when_a_neighbour_is_busy():
     assert busy < alone * 1.5 + 0.05, (alone, busy)
 
 
+BUDGETED = ("import time, threading\n"
+            "def spin(seconds):\n"
+            "    end = time.thread_time() + seconds\n"
+            "    while time.thread_time() < end:\n"
+            "        pass\n"
+            "    return 'done'\n"
+            "def spin_in_threads(seconds):\n"
+            "    ts = [threading.Thread(target=spin, args=(seconds,)) for _ in range(2)]\n"
+            "    [t.start() for t in ts]; [t.join() for t in ts]\n"
+            "    return 'done'\n"
+            "def nap(seconds):\n"
+            "    time.sleep(seconds)\n"
+            "    return 'rested'\n")
+
+
+@pytest.mark.parametrize("sandbox", SANDBOX)
+def test_a_call_over_its_cpu_budget_is_stopped_and_the_next_call_gets_a_fresh_worker(sandbox):
+    """Issue 13: a call that keeps computing is stopped at its CPU budget, long before its
+    wall-clock timeout; threads count (the whole sandbox's clock); sleeping costs nothing."""
+    from grader.faults import OverBudget, WorkerTimeout
+
+    with Worker(Limits(call_timeout_s=60, sandbox=sandbox)) as w:
+        w.exec_cells([BUDGETED])
+        assert w.call({"name": "spin"}, (0.2,), cpu_budget=2.0) == "done"
+        assert w.call({"name": "nap"}, (1.5,), cpu_budget=0.5) == "rested"   # wall time is free
+        start = time.monotonic()
+        with pytest.raises(OverBudget, match="budget of 1.0 CPU seconds") as info:
+            w.call({"name": "spin"}, (30.0,), cpu_budget=1.0)
+        assert isinstance(info.value, WorkerTimeout)   # faulted like a timeout: not rerun
+        assert time.monotonic() - start < 20, "stopped at the budget, not at the 60 s timeout"
+        assert not w.alive
+    with Worker(Limits(call_timeout_s=60, sandbox=sandbox)) as w:
+        w.exec_cells([BUDGETED])
+        with pytest.raises(OverBudget):
+            w.call({"name": "spin_in_threads"}, (0.8,), cpu_budget=1.0)   # 1.6 s in all
+
+
 def test_trusted_tensors_change_only_when_the_call_asked_for_it():
     """A callback gives the worker a way back in; without sync=True nothing flows back."""
     mutate = ("def mutate(x, cb):\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .. import static
-from ..api import StudentError, randint
+from ..api import OverBudget, StudentError, randint
 from ..framework import Fail, Registry, by_hand, check_finite, describe_value
 from ._common import KEYS, X_XOR, Y_XOR, _shapes
 
@@ -49,15 +49,32 @@ def _evaluate_trained(ctx, params, n_hidden: int, what: str) -> tuple[float, str
     return 0.0, f"{what} classifies only {right} of the 4 XOR points (mean BCE {loss:.3f}){hint}"
 
 
-def _train_xor(ctx):
-    """The student's train_xor with the training-call timeout (Limits, the one home)."""
-    return ctx.student.train_xor.options(timeout=ctx.profile.limits.training_call_timeout_s)
+def _train_xor(ctx, **kwargs):
+    """The student's ``train_xor(**kwargs)`` under the training-call timeout and a CPU budget:
+    the reference's cost of the same call times ``Limits.budget_factor`` (the one home).
+
+    Why a budget: with a wrong backward the loss never gets low, and a train_xor that
+    restarts until it does would cost twenty runs per call, on every one of these tests.
+    Stopped once, train_xor's later tests are not run again (``TestRunner.faulted``).
+    """
+    limits = ctx.profile.limits
+    budget = ctx.cpu_budget("train_xor", **kwargs)
+    call = ctx.student.train_xor.options(timeout=limits.training_call_timeout_s, cpu_budget=budget)
+    try:
+        return call(**kwargs)
+    except OverBudget:
+        shown = ", ".join(f"{k}={'...' if k == 'seed' else v}" for k, v in kwargs.items())
+        raise OverBudget(
+            f"train_xor({shown}) was stopped after {budget:.1f} CPU seconds, {limits.budget_factor:g} "
+            "times what the reference needs for the same call: a run that never reaches a low "
+            "loss keeps restarting (check that forward and backward pass their tests), or each "
+            "step does much more work than it needs") from None
 
 
 def _solved_without_training(ctx, n_hidden: int, seed: int) -> bool:
     """Whether a single gradient step already 'solves' XOR (parameters not really trained)."""
     try:
-        params = _train_xor(ctx)(n_hidden=n_hidden, steps=1, seed=seed)
+        params = _train_xor(ctx, n_hidden=n_hidden, steps=1, seed=seed)
         return _evaluate_trained(ctx, params, n_hidden, "train_xor")[0] == 1.0
     except (StudentError, Fail):
         return False
@@ -65,7 +82,7 @@ def _solved_without_training(ctx, n_hidden: int, seed: int) -> bool:
 
 @test("train_xor", 2, "train_xor: the default call solves XOR")
 def train_xor_default(ctx) -> None:
-    params = _train_xor(ctx)()
+    params = _train_xor(ctx)
     score, msg = _evaluate_trained(ctx, params, 2, "train_xor()")
     if score > 0 and _solved_without_training(ctx, 2, 0):
         raise Fail("train_xor(steps=1) already returns parameters that solve XOR: start from "
@@ -79,11 +96,11 @@ def train_xor_default(ctx) -> None:
 def train_xor_wider(ctx) -> None:
     g = ctx.generator()
     seed = randint(g, 1, 500)
-    params = _train_xor(ctx)(n_hidden=4, seed=seed)
+    params = _train_xor(ctx, n_hidden=4, seed=seed)
     score, msg = _evaluate_trained(ctx, params, 4, "train_xor(n_hidden=4, seed=...)")
     if msg:
         raise Fail(msg, score)
-    other = _train_xor(ctx)(n_hidden=4, seed=seed + randint(g, 1, 99))
+    other = _train_xor(ctx, n_hidden=4, seed=seed + randint(g, 1, 99))
     if _same_params(params, other):
         raise Fail("train_xor(n_hidden=4) returned the same parameters for two different seeds: "
                    "start each run from init_params(2, n_hidden, 1, seed)")
@@ -99,15 +116,14 @@ def _same_params(a, b) -> bool:
 def train_xor_reproducible(ctx) -> None:
     g = ctx.generator()
     seed = randint(g, 1, 500)
-    train = _train_xor(ctx)
-    first = train(n_hidden=3, seed=seed)
+    first = _train_xor(ctx, n_hidden=3, seed=seed)
     score, msg = _evaluate_trained(ctx, first, 3, "train_xor(n_hidden=3, seed=...)")
     if score < 1.0:
         raise Fail(f"{msg} (reproducibility counts once the run solves XOR)")
-    if not _same_params(first, train(n_hidden=3, seed=seed)):
+    if not _same_params(first, _train_xor(ctx, n_hidden=3, seed=seed)):
         raise Fail("train_xor gave different parameters for the same arguments: derive every "
                    "random choice from `seed` (init_params(..., seed) and restart seeds)")
-    if _same_params(first, train(n_hidden=3, seed=seed + 1)):
+    if _same_params(first, _train_xor(ctx, n_hidden=3, seed=seed + 1)):
         raise Fail("train_xor gave the same parameters for different seeds: the seed should "
                    "decide the initialisation (init_params(2, n_hidden, 1, seed))")
 

@@ -63,17 +63,15 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
 
     failed = {t.student: "grader error" for t in tasks if t.student not in results}
     stale = [t for t in tasks if t.student in results and _needs_recording(course, assignment, t)]
-    for task in tqdm(stale, desc=f"recording {assignment} in the gradebook", unit="nb",
-                     disable=not progress or not stale):
-        with _kept_env("NBGRADER_EXECUTION"), handing_over(course, assignment, results):
-            outcome = api.autograde(assignment, task.student, force=True, create=True)
-        if not outcome.get("success"):
+    with _kept_env("NBGRADER_EXECUTION"), handing_over(course, assignment, results):
+        recorded = _each(stale, f"recording {assignment} in the gradebook", progress,
+                         lambda t: api.autograde(assignment, t.student, force=True, create=True))
+    for task in stale:
+        if task not in recorded:
             failed[task.student] = "nbgrader autograde failed (log above)"
-            print(outcome.get("error") or outcome.get("log", ""), file=sys.stderr)
-        elif feedback:
-            fb = api.generate_feedback(assignment, task.student, force=True)
-            if not fb.get("success"):
-                print(fb.get("error") or fb.get("log", ""), file=sys.stderr)
+    if feedback:
+        _each(recorded, f"feedback for {assignment}", progress,
+              lambda t: api.generate_feedback(assignment, t.student, force=True))
 
     rows = []
     with Gradebook(api.coursedir.db_url, course_id=api.coursedir.course_id) as gb:
@@ -92,6 +90,25 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
         print(f"{pending} submission(s) have written answers waiting for manual grading: "
               "formgrader (nbgrader's Manual Grading page) shows each with its marking guide.")
     return 1 if failed else 0
+
+
+def _each(tasks: list, desc: str, progress: bool, step) -> list:
+    """Run one of nbgrader's per-student steps over ``tasks`` with a progress bar (done/total,
+    failures so far, ETA); the tasks it succeeded for. A failure prints nbgrader's log."""
+    done, failures = [], 0
+    bar = tqdm(total=len(tasks), desc=desc, unit="nb", disable=not progress or not tasks)
+    for task in tasks:
+        outcome = step(task)
+        if outcome.get("success"):
+            done.append(task)
+        else:
+            failures += 1
+            tqdm.write(f"{desc} failed for {task.student}:\n"
+                       f"{outcome.get('error') or outcome.get('log', '')}", file=sys.stderr)
+        bar.update(1)
+        bar.set_postfix(failures=failures)
+    bar.close()
+    return done
 
 
 def _needs_recording(course: Course, assignment: str, task) -> bool:

@@ -6,6 +6,7 @@ import csv
 import inspect
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -73,14 +74,18 @@ def test_feedback_lists_tests_without_hidden_source(course, ps):
 
 
 @pytest.mark.slow
-def test_rerun_keeps_results_and_regrades_only_changes(course):
+def test_rerun_keeps_results_and_regrades_only_changes(course, capsys):
     ps = SETS[0]
     results = course.results_dir(ps)
     before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     nb = build_submission(ps, course=course)
     nb.cells.append(nbformat.v4.new_markdown_cell("resubmitted"))
     write_submission(nb, course.root, "ref", ps)
-    assert autograde(assignment=ps, jobs=1, settings=settings_for(course), progress=False) == 0
+    assert autograde(assignment=ps, jobs=1, settings=settings_for(course), progress=True) == 0
+    # Issue 13: every phase shows done/total, an ETA and the failures so far.
+    err = capsys.readouterr().err
+    for phase in (f"grading {ps}", f"recording {ps} in the gradebook", f"feedback for {ps}"):
+        assert re.search(rf"{phase}: 100%.*\b1/1 \[[0-9:]+<[0-9:]+.*failures=0", err), (phase, err[-1500:])
     after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     assert after["blank.json"] == before["blank.json"], "an unchanged submission was regraded"
     assert after["ref.json"] != before["ref.json"], "a changed submission was not regraded"

@@ -5,7 +5,11 @@
 2. Grades N copies of the reference at once on one GPU, each worker holding a 1/N share
    (as ``autograde --jobs N`` does), for N in --concurrency, and prints the throughput and
    the GPU memory each worker used (the peak nvidia-smi saw per process, and torch's own).
-3. Calibrates the profile: the lecture CNN and the MLP, --calibration-seeds seeds each,
+3. Grades a class-sized batch (--batch-size, at least 64: every problem set, half reference,
+   a quarter with the demo's mistakes, a quarter blank) --batch-jobs at a time on the GPUs,
+   as ``autograde --jobs N`` does, and reports submissions per hour and the ratio to serial
+   grading (one grading of each set and kind alone, times how often it occurs in the batch).
+4. Calibrates the profile: the lecture CNN and the MLP, --calibration-seeds seeds each,
    graded 8 at a time (the packing grading uses; only the threshold test runs), for the
    profile's budget and a shorter one (--calibration-budgets), with the threshold and floor
    each suggests, so that one run on the runner is enough to choose the GPU numbers.
@@ -161,6 +165,79 @@ def grade_packed(path: Path, profile: config.Profile, n: int, devices: list[str]
     return rows, time.perf_counter() - start
 
 
+KINDS = ("reference", "partial", "blank")
+
+
+def batch_mix(n: int, sets: list[str]) -> list[tuple[str, str]]:
+    """(set, kind) for a batch of ``n``: the sets in turn; per set half reference, then a
+    quarter with the demo's mistakes and a quarter blank.
+
+    >>> batch_mix(8, ["ps1", "ps2"])[:4]
+    [('ps1', 'reference'), ('ps2', 'reference'), ('ps1', 'partial'), ('ps2', 'partial')]
+    >>> sorted({k for _, k in batch_mix(64, ["a", "b", "c", "d", "e"])})
+    ['blank', 'partial', 'reference']
+    """
+    cycle = ["reference", "partial", "reference", "blank"]
+    return [(sets[i % len(sets)], cycle[(i // len(sets)) % len(cycle)]) for i in range(n)]
+
+
+def batch_submissions(workdir: Path, mix: list[tuple[str, str]]) -> dict[tuple[str, str], Path]:
+    from grader.demo import PARTIAL
+
+    paths = {}
+    for ps, kind in sorted(set(mix)):
+        kwargs = {"answers": "blank"} if kind == "blank" else \
+                 {"substitutions": PARTIAL[ps]} if kind == "partial" else {}
+        paths[ps, kind] = workdir / f"{ps}-{kind}.ipynb"
+        nbformat.write(build_submission(ps, **kwargs), paths[ps, kind])
+    return paths
+
+
+def grade_batch(items: list[tuple[str, Path]], profile: config.Profile, jobs: int,
+                devices: list[str]) -> tuple[list[GradeResult], float]:
+    """Every (set, notebook) graded ``jobs`` at a time, each worker on its own GPU share."""
+    slots = GpuSlots(devices, per_gpu=max(1, -(-jobs // len(devices)))) if devices else None
+    threads = config.threads_for(profile, jobs)
+
+    def one(item: tuple[str, Path]) -> GradeResult:
+        with leased(slots) as slot:
+            return grade_notebook(item[1], item[0], profile=profile, threads=threads, gpu=slot,
+                                  sandbox=SANDBOX)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        results = list(pool.map(one, items))
+    return results, time.perf_counter() - start
+
+
+def batch_check(report: Report, profile: config.Profile, devices: list[str], size: int,
+                jobs: int, workdir: Path, sets: list[str] | None = None) -> dict:
+    """The class-sized batch against serial grading of the same mix (issue 13)."""
+    from grader.course import Course
+
+    mix = batch_mix(size, sets or list(Course().problem_sets()))
+    paths = batch_submissions(workdir, mix)
+    serial: dict[tuple[str, str], float] = {}
+    for key, path in paths.items():                     # each set and kind once, alone
+        results, wall = grade_batch([(key[0], path)], profile, 1, devices)
+        serial[key] = wall
+        report.emit("batch_serial", {"set": key[0], "kind": key[1], "wall_seconds": round(wall, 2),
+                                     "score": results[0].score, "max_score": results[0].max_score})
+    results, wall = grade_batch([(ps, paths[ps, kind]) for ps, kind in mix], profile, jobs, devices)
+    serial_s = sum(serial[key] for key in mix)
+    full = [r.score == r.max_score for r, (_, k) in zip(results, mix, strict=True) if k == "reference"]
+    return report.emit("batch", {
+        "submissions": size, "sets": sorted({ps for ps, _ in mix}), "jobs": jobs,
+        "wall_seconds": round(wall, 2), "per_hour": round(3600 * size / wall, 1),
+        "serial_estimate_seconds": round(serial_s, 1),
+        "serial_per_hour": round(3600 * size / serial_s, 1),
+        "speedup_vs_serial": round(serial_s / wall, 2),
+        "references_full_marks": all(full),
+        "blanks_zero": all(r.score == 0 for r, (_, k) in zip(results, mix, strict=True) if k == "blank"),
+        "worker_starts": sum(r.worker.starts for r in results),
+        "mean_startup_s": round(sum(r.worker.ready_seconds or 0 for r in results) / size, 2)})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
@@ -171,7 +248,9 @@ def main() -> int:
                         help="training budgets to calibrate (default: the profile's and 3/4 of it)")
     parser.add_argument("--budget", type=float, help="override the MNIST training budget (rehearsal)")
     parser.add_argument("--quick-budget", type=float, help="override the easy-task budget (rehearsal)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("single", "throughput"))
+    parser.add_argument("--batch-size", type=int, default=64, help="class-sized batch (all sets)")
+    parser.add_argument("--batch-jobs", type=int, default=8, help="its submissions graded at once")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("single", "throughput", "batch"))
     parser.add_argument("--out", type=Path, help="append every JSON row here as well")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -217,6 +296,8 @@ def main() -> int:
                     "gpu_mb_per_worker_smi_median": smi[len(smi) // 2] if smi else None,
                     "gpu_mb_per_worker_torch_reserved_max": max(
                         (r["worker"].get("cuda_max_reserved_mb", 0) for r in rows), default=0)}))
+        batch = batch_check(report, profile, devices, args.batch_size, args.batch_jobs,
+                            Path(tmp)) if "batch" not in args.skip else {}
     calibration: dict = {}
     budgets = args.calibration_budgets or [profile.train_budget_s,
                                            round(0.75 * profile.train_budget_s, 1)]
@@ -247,6 +328,9 @@ def main() -> int:
         "eight_workers_at_least_4x": speedups["8"] >= SPEEDUP_TARGET if "8" in speedups else None,
         "calibration_separates": calibration.get("suggested", {}).get("separates"),
         "graded_in_the_sandbox": bool(single) and all(r.get("sandboxed") for r in single.values()),
+        "batch_per_hour": batch.get("per_hour"),
+        "batch_speedup_vs_serial": batch.get("speedup_vs_serial"),
+        "batch_references_full_marks": batch.get("references_full_marks"),
     }
     report.emit("acceptance", acceptance)
     return 0

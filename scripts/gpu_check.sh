@@ -4,8 +4,10 @@
 # Carry .whl and .gpu (made here by scripts/gpu_prepare.sh). Prints JSON lines: ps5 scores
 # on CUDA for the reference, lecture CNN, MLP and blank submissions, wall time per
 # submission and where it went, GPU memory per worker, throughput for 1, 4 and 8 workers on
-# one GPU, the threshold calibration, then the GPU tests. Logs go to $OUT (the device tool
-# sets it; default /tmp/gpu-check), written as they happen so a stopped run keeps them.
+# one GPU, a class-sized batch of 64 submissions of all five sets (throughput per hour and
+# the ratio to serial grading, issue 13), the threshold calibration, then the GPU tests.
+# Logs go to $OUT (the device tool sets it; default /tmp/gpu-check), written as they
+# happen so a stopped run keeps them.
 # Knobs: PYTHON, GPU_CHECK_WHEELS (.whl), GPU_CHECK_ARGS (extra bench/gpu_check.py args).
 set -uo pipefail
 cd "$(dirname "$0")/.."

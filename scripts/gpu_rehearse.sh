@@ -22,5 +22,5 @@ if "$VENV/bin/python3" -c "import nbgrader" 2>/dev/null || "$VENV/bin/python3" -
 fi
 RUNNER_PYTHON=$PYVER WHEELS_DIR=.whl-rehearsal bash scripts/gpu_prepare.sh
 PYTHON=$VENV/bin/python3 GPU_CHECK_WHEELS=.whl-rehearsal OUT=${OUT:-/tmp/gpu-rehearsal} \
-  GPU_CHECK_ARGS="--device cpu --budget 4 --quick-budget 2 --concurrency 1 2 --calibration-seeds 1 --calibration-jobs 2" \
+  GPU_CHECK_ARGS="--device cpu --budget 4 --quick-budget 2 --concurrency 1 2 --batch-size 10 --batch-jobs 2 --calibration-seeds 1 --calibration-jobs 2" \
   bash scripts/gpu_check.sh

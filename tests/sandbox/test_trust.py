@@ -125,7 +125,7 @@ def test_a_call_over_its_cpu_budget_is_stopped_and_the_next_call_gets_a_fresh_wo
         assert w.call({"name": "spin"}, (0.2,), cpu_budget=2.0) == "done"
         assert w.call({"name": "nap"}, (1.5,), cpu_budget=0.5) == "rested"   # wall time is free
         start = time.monotonic()
-        with pytest.raises(OverBudget, match="budget of 1.0 CPU seconds") as info:
+        with pytest.raises(OverBudget, match=r"budget of 1\.0 CPU seconds") as info:
             w.call({"name": "spin"}, (30.0,), cpu_budget=1.0)
         assert isinstance(info.value, WorkerTimeout)   # faulted like a timeout: not rerun
         assert time.monotonic() - start < 20, "stopped at the budget, not at the 60 s timeout"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,20 +84,46 @@ def find_tasks(course: Course, assignment: str, students: Iterable[str] | None =
 
 
 def grade_task(task: Task, assignment: str, *, settings: config.Settings, profile: config.Profile,
-               threads: int | None = None, gpu=None, sandbox: bool = True) -> GradeResult:
-    """Grade one submission and save its result beside the digest it was graded from."""
+               threads: int | None = None, gpu=None, sandbox: bool = True,
+               save: bool = True) -> GradeResult:
+    """Grade one submission and save its result beside the digest it was graded from
+    (``save=False``: whoever called keeps it, e.g. to send it elsewhere)."""
     digest = task.digest()
     result = grade_notebook(task.notebook, assignment, settings=settings, profile=profile,
                             threads=threads, gpu=gpu, sandbox=sandbox)
     result.submission_sha256 = digest
     result.student = task.student
-    result.save(task.result_path)
+    if save:
+        result.save(task.result_path)
     return result
 
 
 def task_for(course: Course, assignment: str, student: str) -> Task:
     return Task(student, course.submitted_notebook(student, assignment),
                 course.results_dir(assignment) / f"{student}.json")
+
+
+class Progress:
+    """The batch's progress bar (done/total, ETA, failures so far), for either backend."""
+
+    def __init__(self, todo: list[Task], assignment: str, progress: bool) -> None:
+        self.failures = 0
+        self.bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb",
+                        disable=not progress)
+
+    def finished(self, task: Task, outcome: Callable[[], GradeResult],
+                 done: dict[str, GradeResult]) -> None:
+        """Record one submission's ending: its result, or a failure named with the student."""
+        try:
+            done[task.student] = outcome()
+        except Exception as exc:
+            self.failures += 1
+            tqdm.write(f"grader error for {task.student}: {type(exc).__name__}: {exc}")
+        self.bar.update(1)
+        self.bar.set_postfix(failures=self.failures)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
@@ -117,18 +143,10 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
             return grade_task(task, assignment, settings=settings, profile=profile, threads=threads,
                               gpu=slot, sandbox=sandbox)
 
-    failures = 0
-    bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress)
+    bar = Progress(todo, assignment, progress)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(one, t): t for t in todo}
         for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                done[task.student] = fut.result()
-            except Exception as exc:
-                failures += 1
-                tqdm.write(f"grader error for {task.student}: {type(exc).__name__}: {exc}")
-            bar.update(1)
-            bar.set_postfix(failures=failures)
+            bar.finished(futures[fut], fut.result, done)
     bar.close()
     return done

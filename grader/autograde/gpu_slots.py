@@ -21,6 +21,15 @@ from ..config import GpuSlot
 HEADROOM = 0.95   # the CUDA context and the allocator's own bookkeeping live outside the share
 
 
+def memory_share(per_gpu: int) -> float:
+    """The fraction of a card's memory each of ``per_gpu`` workers on it may take.
+
+    >>> memory_share(4)
+    0.2375
+    """
+    return round(HEADROOM / per_gpu, 4)
+
+
 class GpuSlots:
     """A fixed set of GPU shares that concurrent gradings lease one at a time."""
 
@@ -31,7 +40,7 @@ class GpuSlots:
             raise ValueError(f"workers per GPU must be at least 1, got {per_gpu}")
         self.devices = list(devices)
         self.per_gpu = per_gpu
-        fraction = round(HEADROOM / per_gpu, 4)
+        fraction = memory_share(per_gpu)
         self.slots = [GpuSlot(d, fraction, i) for i in range(per_gpu) for d in self.devices]
         self._free: queue.Queue[GpuSlot] = queue.Queue()
         for slot in self.slots:

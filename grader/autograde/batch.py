@@ -1,7 +1,9 @@
 """Grade every submission of an assignment in parallel, resuming after an interruption.
 
 Each submission gets its own worker; results are saved per student as JSON the moment
-they are ready, so a rerun only grades what is missing or changed.
+they are ready, so a rerun only grades what is missing or changed. The workers run here
+(``backend="local"``, threads of this process) or on a Ray cluster (``backend="ray"``,
+``ray_backend``), which calls the same ``grade_task`` on its nodes.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def grade_task(task: Task, assignment: str, *, settings: config.Settings, profil
                threads: int | None = None, gpu=None, sandbox: bool = True,
                save: bool = True) -> GradeResult:
     """Grade one submission and save its result beside the digest it was graded from
-    (``save=False``: whoever called keeps it, e.g. to send it elsewhere)."""
+    (``save=False``: a Ray node, whose driver saves what it sends back)."""
     digest = task.digest()
     result = grade_notebook(task.notebook, assignment, settings=settings, profile=profile,
                             threads=threads, gpu=gpu, sandbox=sandbox)
@@ -129,12 +131,27 @@ class Progress:
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
               force: bool = False, settings: config.Settings | None = None, progress: bool = True,
               workers_per_gpu: int | None = None, sandbox: bool = True,
-              profile: config.Profile | None = None) -> dict[str, GradeResult]:
-    """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share."""
+              profile: config.Profile | None = None, backend: str = "local",
+              address: str | None = None) -> dict[str, GradeResult]:
+    """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share.
+
+    ``backend="ray"`` runs the same tasks on a Ray cluster (``ray_backend``; ``address`` as
+    for ``ray.init``) and saves their results here.
+    """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"unknown backend {backend!r}: local or ray")
     todo = [t for t in tasks if force or not t.is_done()]
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
-    profile = profile or config.resolve_profile(device)
     settings = settings or config.Settings.from_env()
+    if backend == "ray":
+        if todo:
+            from .ray_backend import grade_on_ray
+
+            grade_on_ray(todo, assignment, done, jobs=jobs, device=device, settings=settings,
+                         progress=progress, workers_per_gpu=workers_per_gpu, sandbox=sandbox,
+                         profile=profile, address=address)
+        return done
+    profile = profile or config.resolve_profile(device)
     slots = GpuSlots.for_jobs(jobs, workers_per_gpu) if profile.device == "cuda" and todo else None
     threads = config.threads_for(profile, jobs)
 

@@ -5,7 +5,8 @@ worker is started with ``CUDA_VISIBLE_DEVICES`` naming one card and a per-proces
 fraction of ``1/per_gpu`` of it (less a little headroom), so one student's runaway
 allocation fails in that student's worker instead of starving the others. Slots are handed
 out round-robin across cards, so a batch smaller than the machine spreads evenly. The same
-shares map onto Ray's fractional ``num_gpus`` when grading goes past one machine.
+shares map onto Ray's fractional ``num_gpus`` when grading goes past one machine
+(``ray_backend``: Ray picks the card, ``memory_share`` sizes the worker's part of it).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ EXIT_CODES = {
              "2 bad input (no such notebook, wrong set, unknown name)",
     "autograde": "exit codes: 0 every submission graded and recorded; 1 some submission "
                  "could not be graded or recorded (named above the table); 2 nothing to grade, "
-                 "unknown set, or no sandbox",
+                 "unknown set, no sandbox, or --backend ray without Ray or its cluster",
     "report": "exit codes: 0 reports written; 2 unknown set or nothing in the gradebook",
     "fetch-data": "exit codes: 0 MNIST present and verified; 1 download or checksum failed",
     "release": "exit codes: 0 every set released; 1 nbgrader generate_assignment failed (log above)",
@@ -43,7 +43,10 @@ EXAMPLES = {
              "  python -m grader grade work/ps5.ipynb --assignment ps5 --json results.json "
              "--junit junit.xml --fail-under 60",
     "autograde": "examples:\n  nbgrader collect ps1_tensors && python -m grader autograde ps1 --jobs 4\n"
-                 "  python -m grader autograde ps5 --device cuda --jobs 8 --workers-per-gpu 4",
+                 "  python -m grader autograde ps5 --device cuda --jobs 8 --workers-per-gpu 4\n"
+                 "  ray start --address HEAD:6379 --num-cpus 0 --num-gpus 0   # join the cluster\n"
+                 "  python -m grader autograde ps5 --backend ray --address auto --jobs 32 "
+                 "--workers-per-gpu 4",
     "report": "examples:\n  python -m grader report            # every set in the gradebook\n"
               "  python -m grader report ps2 --out reports/",
     "fetch-data": "example:\n  python -m grader fetch-data --root /srv/mnist",
@@ -109,11 +112,19 @@ def _parser(course: Course) -> argparse.ArgumentParser:
     a.add_argument("assignment", type=_set_name, metavar="psN", help="the problem set")
     a.add_argument("--student", metavar="ID", help="grade only this student")
     a.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="submissions graded at once (default 1; about one per core)")
+                   help="submissions graded at once (default 1; about one per core; with Ray: "
+                        "tasks in flight on the cluster)")
     a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help=device_help)
     a.add_argument("--workers-per-gpu", type=int, metavar="N",
                    help="on CUDA: at most N workers share one GPU, each with 1/N of its memory "
                         "(default: the jobs spread evenly over the visible GPUs)")
+    a.add_argument("--backend", default="local", choices=("local", "ray"),
+                   help="where the workers run: local = this machine (default); ray = the nodes "
+                        "of a Ray cluster (pip install -e '.[ray]'; README, 'Past one machine')")
+    a.add_argument("--address", metavar="ADDR",
+                   help="with --backend ray: the cluster (ray.init's address; auto: the one "
+                        "this machine joined with `ray start`); without it Ray's default: "
+                        "$RAY_ADDRESS, that cluster, else a new local Ray")
     a.add_argument("--force", action="store_true",
                    help="regrade even unchanged submissions (replaces their autograded scores)")
     a.add_argument("--no-feedback", dest="feedback", action="store_false",

@@ -71,8 +71,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "the hub's database, cookie secret and pid files (`/srv/jupyterhub`)"),
     EnvVar("COURSE_HUB_TEST_PASSWORD", "`deploy/jupyterhub/jupyterhub_config.py`",
            "tests only: log everyone in with this password (dummy authenticator) instead of PAM"),
-    EnvVar("CI", "`tests/hubkit.py`",
-           "`true`: the JupyterHub test fails, never skips, when what it needs is missing"),
+    EnvVar("CI", "`tests/hubkit.py`, `tests/autograde/test_ray_backend.py`",
+           "`true`: the JupyterHub and Ray tests fail, never skip, when what they need is missing"),
 )
 
 

@@ -35,6 +35,8 @@ if ! "$PY" -c "import torch, torchvision, sys; sys.exit(0 if torch.__version__.s
   "$PY" -m pip install -q ${GRADER_TORCH_INDEX:+--index-url "$GRADER_TORCH_INDEX"} \
     "torch==2.14.1" "torchvision==0.29.1"
 fi
-"$PY" -m pip install -q -e ".[dev]"
+# ray: the optional Ray backend (autograde --backend ray), installed here so that its tests
+# run (and, under CI=true, must pass) wherever the suite runs.
+"$PY" -m pip install -q -e ".[dev,ray]"
 "$PY" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 echo "installed: $("$PY" -c 'import torch, nbgrader; print("torch", torch.__version__, "| nbgrader", nbgrader.__version__)') | $(bwrap --version 2>/dev/null || echo 'no bubblewrap')"

@@ -1,6 +1,7 @@
 """Grade a course batch into nbgrader: gradebook, ``autograded/`` and feedback.
 
-Phase 1 grades what is new or changed, in parallel, in sandboxed workers (``batch``).
+Phase 1 grades what is new or changed, in parallel, in sandboxed workers (``batch``):
+here, or on a Ray cluster's nodes (``ray_backend``, ``--backend ray``).
 Phase 2 records those submissions through nbgrader's own Autograde converter, whose chain
 (``nbgrader_config.py``, ``preprocessors/``) turns our results into outputs and gradebook
 scores instead of executing anything; unchanged submissions are left alone, so hand
@@ -23,7 +24,7 @@ from ..course import Course, resolve_assignment
 def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: str = "auto",
          force: bool = False, feedback: bool = True, settings: Settings | None = None,
          progress: bool = True, workers_per_gpu: int | None = None,
-         unsandboxed: bool = False) -> int:
+         unsandboxed: bool = False, backend: str = "local", address: str | None = None) -> int:
     from nbgrader.api import Gradebook
 
     from ..report.table import points, render
@@ -31,7 +32,17 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
     from .batch import find_tasks, grade_all, handing_over
     from .gradebook import standing
     from .nbgrader_api import UnsafeConfig, check_chain, make_api
+    from .ray_backend import RayBackendError, import_ray  # ray itself: only when called
 
+    if address is not None and backend != "ray":
+        print("error: --address is the Ray cluster's; pass --backend ray with it", file=sys.stderr)
+        return 2
+    if backend == "ray":   # before anything slow: is the extra installed at all?
+        try:
+            import_ray()
+        except RayBackendError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     # Fail closed first: without the sandbox nothing of the course is even looked at.
     if not unsandboxed and not isolation.available():
         print(f"error: refusing to grade without the worker sandbox: {isolation.probe()}.\n"
@@ -55,9 +66,13 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
         print(f"no submissions of {assignment} under {where}"
               + (f" for student {student}" if student else ""), file=sys.stderr)
         return 2
-    results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force, settings=settings,
-                        progress=progress, workers_per_gpu=workers_per_gpu,
-                        sandbox=not unsandboxed)
+    try:
+        results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force,
+                            settings=settings, progress=progress, workers_per_gpu=workers_per_gpu,
+                            sandbox=not unsandboxed, backend=backend, address=address)
+    except RayBackendError as exc:   # no cluster at --address, no GPU in it
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not _ensure_assignment(api, assignment):
         return 1
 

@@ -1,14 +1,16 @@
 """Grade every submission of an assignment in parallel, resuming after an interruption.
 
 Each submission gets its own worker; results are saved per student as JSON the moment
-they are ready, so a rerun only grades what is missing or changed.
+they are ready, so a rerun only grades what is missing or changed. The workers run here
+(``backend="local"``, threads of this process) or on a Ray cluster (``backend="ray"``,
+``ray_backend``), which calls the same ``grade_task`` on its nodes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,14 +86,17 @@ def find_tasks(course: Course, assignment: str, students: Iterable[str] | None =
 
 
 def grade_task(task: Task, assignment: str, *, settings: config.Settings, profile: config.Profile,
-               threads: int | None = None, gpu=None, sandbox: bool = True) -> GradeResult:
-    """Grade one submission and save its result beside the digest it was graded from."""
+               threads: int | None = None, gpu=None, sandbox: bool = True,
+               save: bool = True) -> GradeResult:
+    """Grade one submission and save its result beside the digest it was graded from
+    (``save=False``: a Ray node, whose driver saves what it sends back)."""
     digest = task.digest()
     result = grade_notebook(task.notebook, assignment, settings=settings, profile=profile,
                             threads=threads, gpu=gpu, sandbox=sandbox)
     result.submission_sha256 = digest
     result.student = task.student
-    result.save(task.result_path)
+    if save:
+        result.save(task.result_path)
     return result
 
 
@@ -100,15 +105,53 @@ def task_for(course: Course, assignment: str, student: str) -> Task:
                 course.results_dir(assignment) / f"{student}.json")
 
 
+class Progress:
+    """The batch's progress bar (done/total, ETA, failures so far), for either backend."""
+
+    def __init__(self, todo: list[Task], assignment: str, progress: bool) -> None:
+        self.failures = 0
+        self.bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb",
+                        disable=not progress)
+
+    def finished(self, task: Task, outcome: Callable[[], GradeResult],
+                 done: dict[str, GradeResult]) -> None:
+        """Record one submission's ending: its result, or a failure named with the student."""
+        try:
+            done[task.student] = outcome()
+        except Exception as exc:
+            self.failures += 1
+            tqdm.write(f"grader error for {task.student}: {type(exc).__name__}: {exc}")
+        self.bar.update(1)
+        self.bar.set_postfix(failures=self.failures)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
               force: bool = False, settings: config.Settings | None = None, progress: bool = True,
               workers_per_gpu: int | None = None, sandbox: bool = True,
-              profile: config.Profile | None = None) -> dict[str, GradeResult]:
-    """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share."""
+              profile: config.Profile | None = None, backend: str = "local",
+              address: str | None = None) -> dict[str, GradeResult]:
+    """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share.
+
+    ``backend="ray"`` runs the same tasks on a Ray cluster (``ray_backend``; ``address`` as
+    for ``ray.init``) and saves their results here.
+    """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"unknown backend {backend!r}: local or ray")
     todo = [t for t in tasks if force or not t.is_done()]
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
-    profile = profile or config.resolve_profile(device)
     settings = settings or config.Settings.from_env()
+    if backend == "ray":
+        if todo:
+            from .ray_backend import grade_on_ray
+
+            grade_on_ray(todo, assignment, done, jobs=jobs, device=device, settings=settings,
+                         progress=progress, workers_per_gpu=workers_per_gpu, sandbox=sandbox,
+                         profile=profile, address=address)
+        return done
+    profile = profile or config.resolve_profile(device)
     slots = GpuSlots.for_jobs(jobs, workers_per_gpu) if profile.device == "cuda" and todo else None
     threads = config.threads_for(profile, jobs)
 
@@ -117,18 +160,10 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
             return grade_task(task, assignment, settings=settings, profile=profile, threads=threads,
                               gpu=slot, sandbox=sandbox)
 
-    failures = 0
-    bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress)
+    bar = Progress(todo, assignment, progress)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(one, t): t for t in todo}
         for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                done[task.student] = fut.result()
-            except Exception as exc:
-                failures += 1
-                tqdm.write(f"grader error for {task.student}: {type(exc).__name__}: {exc}")
-            bar.update(1)
-            bar.set_postfix(failures=failures)
+            bar.finished(futures[fut], fut.result, done)
     bar.close()
     return done

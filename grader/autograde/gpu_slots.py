@@ -5,7 +5,8 @@ worker is started with ``CUDA_VISIBLE_DEVICES`` naming one card and a per-proces
 fraction of ``1/per_gpu`` of it (less a little headroom), so one student's runaway
 allocation fails in that student's worker instead of starving the others. Slots are handed
 out round-robin across cards, so a batch smaller than the machine spreads evenly. The same
-shares map onto Ray's fractional ``num_gpus`` when grading goes past one machine.
+shares map onto Ray's fractional ``num_gpus`` when grading goes past one machine
+(``ray_backend``: Ray picks the card, ``memory_share`` sizes the worker's part of it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ from ..config import GpuSlot
 HEADROOM = 0.95   # the CUDA context and the allocator's own bookkeeping live outside the share
 
 
+def memory_share(per_gpu: int) -> float:
+    """The fraction of a card's memory each of ``per_gpu`` workers on it may take.
+
+    >>> memory_share(4)
+    0.2375
+    """
+    return round(HEADROOM / per_gpu, 4)
+
+
 class GpuSlots:
     """A fixed set of GPU shares that concurrent gradings lease one at a time."""
 
@@ -31,7 +41,7 @@ class GpuSlots:
             raise ValueError(f"workers per GPU must be at least 1, got {per_gpu}")
         self.devices = list(devices)
         self.per_gpu = per_gpu
-        fraction = round(HEADROOM / per_gpu, 4)
+        fraction = memory_share(per_gpu)
         self.slots = [GpuSlot(d, fraction, i) for i in range(per_gpu) for d in self.devices]
         self._free: queue.Queue[GpuSlot] = queue.Queue()
         for slot in self.slots:

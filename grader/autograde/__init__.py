@@ -110,18 +110,17 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
 def _each(tasks: list, desc: str, progress: bool, step) -> list:
     """Run one of nbgrader's per-student steps over ``tasks`` with a progress bar (done/total,
     failures so far, ETA); the tasks it succeeded for. A failure prints nbgrader's log."""
-    done, failures = [], 0
-    bar = tqdm(total=len(tasks), desc=desc, unit="nb", disable=not progress or not tasks)
+    from .batch import Progress
+
+    done, bar = [], Progress(tasks, "", progress, desc=desc)
     for task in tasks:
         outcome = step(task)
         if outcome.get("success"):
             done.append(task)
         else:
-            failures += 1
             tqdm.write(f"{desc} failed for {task.student}:\n"
                        f"{outcome.get('error') or outcome.get('log', '')}", file=sys.stderr)
-        bar.update(1)
-        bar.set_postfix(failures=failures)
+        bar.tick(failed=not outcome.get("success"))
     bar.close()
     return done
 

@@ -106,12 +106,19 @@ def task_for(course: Course, assignment: str, student: str) -> Task:
 
 
 class Progress:
-    """The batch's progress bar (done/total, ETA, failures so far), for either backend."""
+    """A batch phase's progress bar (done/total, ETA, failures so far): grading on either
+    backend, and nbgrader's per-student steps after it (``autograde``)."""
 
-    def __init__(self, todo: list[Task], assignment: str, progress: bool) -> None:
+    def __init__(self, todo: list, assignment: str, progress: bool, *,
+                 desc: str | None = None) -> None:
         self.failures = 0
-        self.bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb",
-                        disable=not progress)
+        self.bar = tqdm(total=len(todo), desc=desc or f"grading {assignment}", unit="nb",
+                        disable=not progress or not todo)
+
+    def tick(self, failed: bool = False) -> None:
+        self.failures += int(failed)
+        self.bar.update(1)
+        self.bar.set_postfix(failures=self.failures)
 
     def finished(self, task: Task, outcome: Callable[[], GradeResult],
                  done: dict[str, GradeResult]) -> None:
@@ -119,10 +126,10 @@ class Progress:
         try:
             done[task.student] = outcome()
         except Exception as exc:
-            self.failures += 1
             tqdm.write(f"grader error for {task.student}: {type(exc).__name__}: {exc}")
-        self.bar.update(1)
-        self.bar.set_postfix(failures=self.failures)
+            self.tick(failed=True)
+            return
+        self.tick()
 
     def close(self) -> None:
         self.bar.close()

@@ -88,6 +88,13 @@ def _modes(rules: set[str], record):
                       torch.Tensor.requires_grad_}
 
     class Operators(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            # Otherwise torch wraps __torch_dispatch__ in torch._disable_dynamo, whose first
+            # call imports torch._dynamo: 1.5-2 s of every submission's first rule-checked
+            # call, for nothing (nothing compiles this method).
+            return False
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             name = func.__name__.split(".")[0]
             if name in banned:

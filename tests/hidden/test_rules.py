@@ -242,3 +242,17 @@ def test_ps2_autograd_in_a_helper_in_another_cell_loses_the_rule_and_honest_help
     result = _grade(tmp_path, ps, honest, {"mse_gradients"})
     scores = _scores(result, "mse_gradients")
     assert scores and all(s == m for _, s, m, _ in scores), scores
+
+
+def test_a_rule_checked_call_does_not_import_torch_dynamo():
+    """Issue 13: torch wraps a dispatch mode's ``__torch_dispatch__`` in a guard whose first
+    call imports ``torch._dynamo`` (1.5-2 s of every submission); the traps opt out."""
+    probe = ("import sys, torch\n"
+             "def dists(X, Y):\n"
+             "    return ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)\n"
+             "def dynamo_loaded():\n"
+             "    return 'torch._dynamo' in sys.modules\n")
+    with Worker(Limits(call_timeout_s=30, sandbox=SANDBOX)) as w:
+        assert w.exec_cells([probe])[0]["ok"]
+        w.call({"name": "dists"}, (torch.rand(3, 2), torch.rand(4, 2)), rules=("cdist", "autograd"))
+        assert w.call({"name": "dynamo_loaded"}) is False

@@ -196,7 +196,7 @@ def batch_submissions(workdir: Path, mix: list[tuple[str, str]]) -> dict[tuple[s
 def grade_batch(items: list[tuple[str, Path]], profile: config.Profile, jobs: int,
                 devices: list[str]) -> tuple[list[GradeResult], float]:
     """Every (set, notebook) graded ``jobs`` at a time, each worker on its own GPU share."""
-    slots = GpuSlots(devices, per_gpu=max(1, -(-jobs // len(devices)))) if devices else None
+    slots = GpuSlots.for_jobs(jobs, devices=devices) if devices else None   # as autograde spreads
     threads = config.threads_for(profile, jobs)
 
     def one(item: tuple[str, Path]) -> GradeResult:

@@ -112,7 +112,7 @@ def _each(tasks: list, desc: str, progress: bool, step) -> list:
     failures so far, ETA); the tasks it succeeded for. A failure prints nbgrader's log."""
     from .batch import Progress
 
-    done, bar = [], Progress(tasks, "", progress, desc=desc)
+    done, bar = [], Progress(tasks, desc, progress)
     for task in tasks:
         outcome = step(task)
         if outcome.get("success"):

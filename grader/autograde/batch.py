@@ -109,11 +109,9 @@ class Progress:
     """A batch phase's progress bar (done/total, ETA, failures so far): grading on either
     backend, and nbgrader's per-student steps after it (``autograde``)."""
 
-    def __init__(self, todo: list, assignment: str, progress: bool, *,
-                 desc: str | None = None) -> None:
+    def __init__(self, todo: list, desc: str, progress: bool) -> None:
         self.failures = 0
-        self.bar = tqdm(total=len(todo), desc=desc or f"grading {assignment}", unit="nb",
-                        disable=not progress or not todo)
+        self.bar = tqdm(total=len(todo), desc=desc, unit="nb", disable=not progress or not todo)
 
     def tick(self, failed: bool = False) -> None:
         self.failures += int(failed)
@@ -167,7 +165,7 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
             return grade_task(task, assignment, settings=settings, profile=profile, threads=threads,
                               gpu=slot, sandbox=sandbox)
 
-    bar = Progress(todo, assignment, progress)
+    bar = Progress(todo, f"grading {assignment}", progress)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(one, t): t for t in todo}
         for fut in as_completed(futures):

@@ -90,7 +90,7 @@ def grade_on_ray(todo: list[Task], assignment: str, done: dict[str, GradeResult]
         remote = ray.remote(max_retries=RETRIES, **resources)(grade_on_node)
         shipped = _for_nodes(settings)
         data = _data_files(settings.data_root)
-        bar, pending, queue = Progress(todo, assignment, progress), {}, list(reversed(todo))
+        bar, pending, queue = Progress(todo, f"grading {assignment}", progress), {}, list(reversed(todo))
 
         def send(task: Task) -> GradeResult | None:
             """Start a task on a node; None, or the result when it was graded here."""

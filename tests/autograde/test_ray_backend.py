@@ -253,7 +253,7 @@ def test_one_failure_is_counted_and_named_and_the_rest_is_kept(tmp_path, capsys)
     course = Course(tmp_path)
     good, bad = task_for(course, PS, "ada"), task_for(course, PS, "bob")
     done: dict[str, GradeResult] = {}
-    bar = Progress([good, bad], PS, progress=True)
+    bar = Progress([good, bad], f"grading {PS}", progress=True)
 
     def crashed():
         raise ConnectionError("node died")

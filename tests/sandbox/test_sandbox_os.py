@@ -269,27 +269,31 @@ def test_live_workers_never_share_a_host_uid():
         a.ping(), b.ping()
         assert a.host_uid is not None and b.host_uid is not None and a.host_uid != b.host_uid
         assert a.host_uid >= Limits().host_uid
-    # Nor do the workers of two graders on one machine.
+    # Nor do the workers of two graders on one machine. A range of uids no other test
+    # uses: xdist's other processes start workers from the default range at any moment,
+    # and one of them taking the freed uid first would look like a leak.
     import subprocess
     import time
 
+    private = "Limits(host_uid=900_000, host_uids=4)"
     holder = subprocess.Popen([sys.executable, "-c",
                                "from grader.sandbox.isolation import HostUids\n"
                                "from grader.sandbox.limits import Limits\n"
-                               "import time\nprint(HostUids.acquire(Limits()), flush=True)\ntime.sleep(30)"],
+                               f"import time\nprint(HostUids.acquire({private}), flush=True)\ntime.sleep(30)"],
                               stdout=subprocess.PIPE, text=True)
+    limits = Limits(host_uid=900_000, host_uids=4)
     try:
         theirs = int(holder.stdout.readline())
-        ours = isolation.HostUids.acquire(Limits())
+        ours = isolation.HostUids.acquire(limits)
         isolation.HostUids.release(ours)
         assert ours != theirs
     finally:
         holder.kill()
         holder.wait()
     time.sleep(0.1)
-    again = isolation.HostUids.acquire(Limits())   # a dead grader's uid is free again
+    again = isolation.HostUids.acquire(limits)   # a dead grader's uid is free again
     isolation.HostUids.release(again)
-    assert again <= theirs
+    assert again == theirs == 900_000
 
 
 @needs_sandbox

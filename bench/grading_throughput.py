@@ -138,6 +138,9 @@ def _where_time_went(course: Course, ps: str, students) -> dict:
                    "tests": mean(sum(t.seconds for t in r.tests) for r in results),
                    "grade_total": mean(r.execution_time for r in results)},
         "worker_starts": sum(r.worker.starts for r in results),
+        # forked from the pre-imported parent (the rest started from scratch: the first
+        # of each job while its parent imports torch, and restarts before it is ready)
+        "worker_starts_forked": sum(r.worker.forked for r in results),
         "peak_worker_rss_mb": {"max": max((x for x in rss if x), default=None),
                                "mean": mean(rss)},
         "auto_scores": {kind: [r.score for r, (_, k) in zip(results, students, strict=True)

@@ -46,6 +46,7 @@ class WorkerFacts:
     """Where a submission's time went in its worker (benchmarks, the GPU check)."""
 
     starts: int = 0                       # 1, plus a restart after every crash or timeout
+    forked: int = 0                       # of those, forked from the pre-imported parent
     ready_seconds: float | None = None    # process, imports, CUDA context: first start
     notebook_seconds: float | None = None  # running the notebook's cells, every start
     stats: dict[str, float] = field(default_factory=dict)   # what the worker measured

@@ -239,6 +239,7 @@ def _ask_worker_stats(session: Session, limits, result: GradeResult) -> None:
 def _record_worker_facts(session: Session, limits, result: GradeResult) -> None:
     """Where the time went (benchmarks, the GPU check) and what held the worker."""
     result.worker.starts = session.starts
+    result.worker.forked = session.forked
     if session.ready_s is not None:
         result.worker.ready_seconds = round(session.ready_s, 2)
         result.worker.notebook_seconds = round(session.started_s, 2)

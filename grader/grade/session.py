@@ -31,6 +31,7 @@ class Session:
         self.max_restarts = max_restarts
         self.worker: Worker | None = None
         self.starts = 0
+        self.forked = 0    # starts forked from the pre-imported parent (``sandbox.prefork``)
         self.first_run: list[dict] | None = None
         self.bad_cells: dict[int, dict] = {}
         self.sandboxed = False
@@ -63,6 +64,7 @@ class Session:
             self.worker.hard_deadline = self.deadline
             self.worker.start()
             self.sandboxed = self.worker.sandboxed
+            self.forked += self.worker.forked
             self.memory_capped = self.worker.memory_cap is not None
             runs: list[dict] = []
             try:

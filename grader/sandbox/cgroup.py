@@ -114,6 +114,10 @@ class MemoryCap:
         finally:
             os.close(fd)
 
+    def add(self, pid: int) -> None:
+        """Move a process that did not start below the cgroup into it (a forked worker)."""
+        _write(os.path.join(self.path, "cgroup.procs"), str(pid))
+
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of the worker for memory."""
         name = "memory.oom_control" if self.version == 1 else "memory.events"

@@ -69,6 +69,8 @@ class Worker:
         self.memory_cap: MemoryCap | None = None
         self.host_uid: int | None = None      # root only: this worker's own host account
         self.starting = True    # until the first reply: a death then is the sandbox's fault
+        self.tree: fence.Tree | None = None   # the worker's processes, seen from the host
+        self.forked = False     # forked from the pre-imported parent (``prefork``)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -76,6 +78,7 @@ class Worker:
         started = launch(self.limits, self.python, Path(self.tmp))
         self.proc, self.output, self.memory_cap = started.proc, started.output, started.memory_cap
         self.host_uid, self.sandboxed = started.host_uid, self.limits.sandbox
+        self.tree, self.forked = started.tree, started.forked
         self._w, self._r = started.to_worker, started.from_worker
 
     @property
@@ -140,7 +143,7 @@ class Worker:
         cpu_until = None if cpu_budget is None else self.cpu_seconds() + cpu_budget
         self._write(wire.pack(header, tensors), deadline, timeout)
         while True:
-            if cpu_until is not None and not fence.await_frame(self._r, self.proc.pid, cpu_until,
+            if cpu_until is not None and not fence.await_frame(self._r, self.tree, cpu_until,
                                                                   deadline):
                 self.kill()
                 raise OverBudget(f"used more than its budget of {cpu_budget:.1f} CPU seconds")
@@ -175,15 +178,15 @@ class Worker:
         if self.proc is None:
             return
         if self.sandboxed:
-            self.strays_ended += fence.end_strays(self.proc.pid)
+            self.strays_ended += fence.end_strays(self.tree)
         if self._pid is None:
-            self._pid = fence.worker_pid(self.proc.pid) if self.sandboxed else self.proc.pid
+            self._pid = fence.worker_pid(self.tree)
         if self._pid is not None:
             fence.freeze(self._pid)
 
     def cpu_seconds(self) -> float:
         """CPU time the worker (every thread and process of it) has used, read from the host."""
-        return fence.cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+        return fence.cpu_seconds(self.tree) if self.tree is not None else 0.0
 
     def _out_of_time(self) -> SubmissionTimeout:
         return SubmissionTimeout(f"the submission used up its {self.limits.submission_timeout_s:g} s "

@@ -16,6 +16,8 @@ def death_message(code: int | None, *, starting: bool, log: str, oom: bool,
         return "the worker stopped answering"
     if starting and code == 1 and "bwrap:" in log:
         return f"the sandbox could not start the worker ({log[-300:].strip()})"
+    if code is not None and 128 < code < 128 + 65 and code - 128 in signal.Signals._value2member_map_:
+        code = 128 - code      # bubblewrap exits with 128 + the signal that ended the worker
     if oom:
         return f"the worker used more than its {(memory_bytes or 0) / 2**30:g} GiB of memory and was stopped"
     if code < 0:

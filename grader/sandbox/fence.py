@@ -24,8 +24,24 @@ import os
 import select
 import signal
 import time
+from typing import NamedTuple
 
-KEEP = {1, 2}   # the namespace's init and the worker itself
+KEEP = frozenset({1, 2})   # the namespace's init and the worker itself
+
+
+class Tree(NamedTuple):
+    """A sandbox as the host sees it: the processes below ``roots``, of which those with a
+    namespace pid in ``keep`` are the sandbox's own.
+
+    A worker started by bubblewrap has one root (bubblewrap) and is pid 2. A worker forked
+    by the pre-imported parent (``prefork``) joined the namespaces of bubblewrap's holder
+    (pid 2) as pid 3; its parent lives outside, so it is a root of its own, and ``worker``
+    is its host pid.
+    """
+
+    roots: tuple[int, ...]
+    keep: frozenset[int] = KEEP
+    worker: int | None = None
 
 
 def _children(pid: int) -> list[int] | None:
@@ -60,9 +76,11 @@ def _parents() -> dict[int, int]:
     return out
 
 
-def _below(root: int) -> set[int]:
+def _below(root: int | Tree) -> set[int]:
+    """Host pids below ``root`` (a pid or every root of a ``Tree``), roots excluded."""
+    roots = root.roots if isinstance(root, Tree) else (root,)
     found: set[int] = set()
-    frontier = [root]
+    frontier = list(roots)
     parents: dict[int, int] | None = None
     while frontier:
         pid = frontier.pop()
@@ -89,19 +107,21 @@ def _namespace_pid(pid: int) -> int | None:
     return None
 
 
-def strays(root: int) -> list[int]:
-    """Host pids below ``root`` (bubblewrap) that are not the sandbox's init or worker."""
+def strays(tree: Tree) -> list[int]:
+    """Host pids below the tree's roots that are not the sandbox's own (init, worker...)."""
     out = []
-    for pid in _below(root):
+    for pid in _below(tree) - set(tree.roots):
         inner = _namespace_pid(pid)
-        if inner is not None and inner not in KEEP:
+        if inner is not None and inner not in tree.keep:
             out.append(pid)
     return sorted(out)
 
 
-def worker_pid(root: int) -> int | None:
+def worker_pid(tree: Tree) -> int | None:
     """The host pid of the sandbox's worker (pid 2 inside its namespace), if it is alive."""
-    for pid in _below(root):
+    if tree.worker is not None:
+        return tree.worker
+    for pid in _below(tree):
         if _namespace_pid(pid) == 2:
             return pid
     return None
@@ -121,15 +141,15 @@ def thaw(pid: int) -> None:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(root: int) -> float:
-    """CPU time (user + system) used so far by ``root`` and every process below it.
+def cpu_seconds(tree: Tree) -> float:
+    """CPU time (user + system) used so far by the tree's roots and every process below them.
 
     A live process counts its own time; one that ended and was reaped counts in its
     parent's ``cutime``/``cstime`` (inside a PID namespace orphans are reaped by its init,
     which is below ``root``), so nothing that ran in the sandbox is missed.
     """
     ticks = 0
-    for pid in {root, *_below(root)}:
+    for pid in {*tree.roots, *_below(tree)}:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -142,9 +162,9 @@ def cpu_seconds(root: int) -> float:
 CPU_POLL_S = 0.2   # how often a call with a CPU budget reads the sandbox's clock
 
 
-def await_frame(fd: int, root: int, cpu_until: float, deadline: float) -> bool:
+def await_frame(fd: int, root: Tree, cpu_until: float, deadline: float) -> bool:
     """Wait until ``fd`` can be read or ``deadline`` (``time.monotonic``) passes; ``False``
-    as soon as the sandbox under ``root`` has used more than ``cpu_until`` CPU seconds."""
+    as soon as the sandbox ``root`` has used more than ``cpu_until`` CPU seconds."""
     while not select.select([fd], [], [], min(CPU_POLL_S, max(0.0, deadline - time.monotonic())))[0]:
         if cpu_seconds(root) > cpu_until:
             return False
@@ -153,7 +173,7 @@ def await_frame(fd: int, root: int, cpu_until: float, deadline: float) -> bool:
     return cpu_seconds(root) <= cpu_until
 
 
-def end_strays(root: int) -> int:
+def end_strays(root: Tree) -> int:
     """SIGKILL what ``strays`` finds; how many there were."""
     found = strays(root)
     for pid in found:

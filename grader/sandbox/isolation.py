@@ -211,11 +211,13 @@ class HostUids:
 
 
 def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
-            stage_dir: str, host_uid: int | None = None) -> list[str]:
+            stage_dir: str, host_uid: int | None = None,
+            program: list[str] | None = None) -> list[str]:
     """The full command line that starts ``worker.py`` inside the sandbox.
 
     ``code_dir`` holds the worker's files (``client.WORKER_FILES``) on the host; ``stage_dir`` is an empty
-    host folder the root path may use for staging (see the module docstring).
+    host folder the root path may use for staging (see the module docstring). ``program``
+    runs instead of the worker (``prefork``'s holder) in the very same sandbox.
     """
     why = probe()
     if why is not None:
@@ -244,7 +246,7 @@ def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
         # so that /tmp and /dev/shm (each size-capped) are the only places to write.
         "--remount-ro", "/dev", "--remount-ro", "/",
         "--chdir", HOME,
-        "--", python, "-s", "-B", f"{CODE}/worker.py", *worker_args,
+        "--", *(program or [python, "-s", "-B", f"{CODE}/worker.py", *worker_args]),
     ]
     if not root:
         return bwrap

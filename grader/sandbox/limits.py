@@ -63,13 +63,16 @@ class Limits:
     # The OS sandbox (bubblewrap). ``sandbox=False`` is only for a student's own check on a
     # machine without bubblewrap, or an instructor's explicit ``--unsandboxed``.
     sandbox: bool = True
+    # Fork sandboxed workers from a pre-imported parent (``prefork``) instead of starting
+    # each from scratch; where that parent cannot start, workers start from scratch.
+    prefork: bool = True
     host_uid: int = 600_000               # when the grader is root: workers run as host uids
     host_uids: int = 1024                 # host_uid ... host_uid+host_uids-1, one per live worker
     extra_ro_paths: tuple[str, ...] = ()  # more read-only binds (e.g. a driver folder)
     private_paths: tuple[str, ...] = ()   # never inside: the course, the data root (config sets)
 
-    def preexec(self) -> None:
-        """Runs in the child between fork and exec: rlimits and an OOM-killer preference."""
+    def rlimits(self) -> list[tuple[int, int]]:
+        """(resource, value) for each kernel limit a worker process gets, capped at the hard limit."""
         pairs = [
             (resource.RLIMIT_AS, self.memory_bytes),
             (resource.RLIMIT_CPU, self.cpu_seconds),
@@ -77,11 +80,17 @@ class Limits:
             (resource.RLIMIT_NOFILE, self.open_files),
             (resource.RLIMIT_CORE, 0),
         ]
+        out = []
         for which, value in pairs:
             if value is None:
                 continue
             _soft, hard = resource.getrlimit(which)
-            cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            out.append((which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+        return out
+
+    def preexec(self) -> None:
+        """Runs in the child between fork and exec: rlimits and an OOM-killer preference."""
+        for which, cap in self.rlimits():
             resource.setrlimit(which, (cap, cap))
         # When memory runs out, the kernel should kill a worker, never the grader.
         try:

@@ -24,8 +24,16 @@ import traps
 import wire
 import worker_builtins as wb
 
-SETTINGS = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
-OUTPUT_CAP = int(SETTINGS.get("cell_output_chars") or 20_000)
+SETTINGS: dict[str, Any] = {}
+OUTPUT_CAP = 20_000
+
+
+def configure(settings: str) -> None:
+    """This worker's settings (``limits.worker_settings``), read once at start."""
+    global OUTPUT_CAP
+    SETTINGS.clear()
+    SETTINGS.update(json.loads(settings) if settings else {})
+    OUTPUT_CAP = int(SETTINGS.get("cell_output_chars") or 20_000)
 
 
 class _NotDefined(Exception):
@@ -270,8 +278,12 @@ def _configure_torch() -> None:
         torch.cuda.set_per_process_memory_fraction(float(fraction), 0)
 
 
-def main() -> None:
-    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+def main(argv: list[str] | None = None) -> None:
+    """``argv``: RFD WFD SETTINGS, from the command line or from the pre-forked parent
+    (``zygote``), which has already imported everything this needs."""
+    argv = sys.argv[1:] if argv is None else argv
+    rfd, wfd = int(argv[0]), int(argv[1])
+    configure(argv[2] if len(argv) > 2 else "")
     _limit_processes()
     _forget_grader()
     _configure_torch()

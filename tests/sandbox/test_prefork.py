@@ -1,0 +1,199 @@
+"""Issue 13: workers forked from a pre-imported parent (``sandbox.prefork``, ``zygote.py``).
+
+A forked worker must be indistinguishable, from inside, from one bubblewrap started from
+scratch (the parity test compares everything a student's code can look at), nothing one
+forked worker does may reach the parent or the next worker, and the host's view (fence,
+CPU clock, memory cap, exit status) must hold as before. Where the parent cannot help,
+workers start from scratch and grading goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+from grader.sandbox import fence, isolation, prefork
+from grader.sandbox.client import Worker, WorkerDied, WorkerFault
+from grader.sandbox.limits import Limits
+
+pytestmark = pytest.mark.skipif(not isolation.available(), reason=f"no sandbox: {isolation.probe()}")
+
+FINGERPRINT = r'''
+import ctypes, os, resource, socket
+def fingerprint():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    mounts = sorted((line.split()[4], line.split()[5].split(",")[0])
+                    for line in open("/proc/self/mountinfo"))
+    libc = ctypes.CDLL(None, use_errno=True)
+    userns = libc.unshare(0x10000000)
+    return {
+        "status": {k: status[k].strip() for k in ("Uid", "Gid", "Groups", "CapInh", "CapPrm",
+                   "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")},
+        "mounts": mounts,
+        "others": sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()),
+        "rlimits": {n: resource.getrlimit(getattr(resource, n)) for n in (
+            "RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE")},
+        "env": dict(os.environ), "cwd": os.getcwd(), "hostname": socket.gethostname(),
+        "tmp": sorted(os.listdir("/tmp")), "shm": sorted(os.listdir("/dev/shm")),
+        "fds": len(os.listdir("/proc/self/fd")),
+        "same_ns_as_init": {n: os.readlink(f"/proc/self/ns/{n}") == os.readlink(f"/proc/1/ns/{n}")
+                            for n in ("mnt", "pid", "net", "ipc", "uts", "user")},
+        "new_user_namespace": (userns, ctypes.get_errno()),
+        "session_leader": os.getsid(0) == os.getpid(),
+        "oom_score_adj": open("/proc/self/oom_score_adj").read().strip(),
+        "course_visible": os.path.exists(COURSE),
+        "interfaces": sorted(line.split(":")[0].strip() for line in open("/proc/net/dev")
+                             if ":" in line),
+    }
+'''
+
+
+@pytest.fixture
+def warm():
+    """Every sandboxed worker of the test is forked (launch waits for the parent)."""
+    before = prefork.WAIT
+    prefork.WAIT = True
+    yield
+    prefork.WAIT = before
+
+
+def _fingerprint(limits: Limits) -> tuple[bool, dict]:
+    with Worker(limits) as w:
+        course = os.path.join(isolation.PACKAGE_ROOT, "grader")
+        assert w.exec_cells([f"COURSE = {course!r}\n" + FINGERPRINT])[0]["ok"]
+        return w.forked, w.call({"name": "fingerprint"})
+
+
+def test_a_forked_worker_sees_exactly_what_a_worker_started_from_scratch_sees(warm):
+    forked, mine = _fingerprint(Limits(call_timeout_s=30))
+    scratch, theirs = _fingerprint(Limits(call_timeout_s=30, prefork=False))
+    assert forked and not scratch
+    assert mine["others"] == [1, 2] and theirs["others"] == [1]   # init, the holder
+    mine.pop("others"), theirs.pop("others")
+    assert mine == theirs
+    assert mine["status"]["CapEff"] == mine["status"]["CapBnd"] == "0000000000000000"
+    assert mine["status"]["NoNewPrivs"] == "1" and mine["new_user_namespace"][0] == -1
+    assert not mine["course_visible"]
+
+
+def test_a_forked_worker_starts_in_a_fraction_of_the_time(warm):
+    """The whole point: no interpreter start and no ``import torch`` per worker."""
+    def start(limits: Limits) -> tuple[bool, float]:
+        t0 = time.perf_counter()
+        with Worker(limits) as w:
+            w.ping()
+            return w.forked, time.perf_counter() - t0
+
+    start(Limits(call_timeout_s=30))                    # the parent is warm from here on
+    forked = [start(Limits(call_timeout_s=30)) for _ in range(3)]
+    scratch = [start(Limits(call_timeout_s=30, prefork=False)) for _ in range(3)]
+    assert all(f for f, _ in forked) and not any(f for f, _ in scratch)
+    assert min(s for _, s in forked) * 3 < min(s for _, s in scratch), (forked, scratch)
+
+
+PLANT = r'''
+import os, subprocess, sys, torch
+open("/tmp/planted", "w").write("x")
+open("/dev/shm/planted", "w").write("x")
+torch.planted = True
+sys.modules["worker"].PLANTED = True
+subprocess.Popen([sys.executable, "-c", "import os, time\nos.setsid()\nwhile True: time.sleep(0.05)"],
+                 start_new_session=True)
+'''
+CHECK = r'''
+import os, sys, torch
+def leftovers():
+    return {"files": [p for p in ("/tmp/planted", "/dev/shm/planted") if os.path.exists(p)],
+            "torch": hasattr(torch, "planted"), "worker": hasattr(sys.modules["worker"], "PLANTED"),
+            "others": sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid())}
+'''
+
+
+def test_nothing_one_forked_worker_does_reaches_the_parent_or_the_next_worker(warm):
+    limits = Limits(call_timeout_s=30)
+    with Worker(limits) as a:
+        assert a.forked and a.exec_cells([PLANT])[0]["ok"]
+        parent = prefork.parent_for(limits, sys.executable, a.host_uid)
+        # Signal everything it can: its own sandbox ends, nothing else.
+        with pytest.raises(WorkerFault):
+            a.exec_cells(["import os, signal\nos.kill(-1, signal.SIGKILL)\nimport time; time.sleep(30)"],
+                         timeout=20)
+    assert parent is not None and parent.alive
+    with Worker(limits) as b:
+        assert b.forked and b.exec_cells([CHECK])[0]["ok"]
+        assert b.call({"name": "leftovers"}) == {"files": [], "torch": False, "worker": False,
+                                                 "others": [1, 2]}
+
+
+def test_the_host_still_fences_counts_and_caps_a_forked_worker(warm):
+    """Strays end after each call, a frozen worker does no work, the CPU clock counts the
+    joined worker's processes, a budget stops it, the memory cap holds it."""
+    limits = Limits(call_timeout_s=30, max_processes=64)
+    code = ("import os, subprocess, sys, threading, time\n"
+            "def stray():\n"
+            "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+            "    return 1\n"
+            "def burn(seconds):\n"
+            "    end = time.process_time() + seconds\n"
+            "    while time.process_time() < end:\n"
+            "        pass\n"
+            "    return 1\n"
+            "def bomb():\n"
+            "    n = 0\n"
+            "    try:\n"
+            "        while True:\n"
+            "            if os.fork() == 0:\n"
+            "                time.sleep(20); os._exit(0)\n"
+            "            n += 1\n"
+            "    except OSError:\n"
+            "        return n\n")
+    from grader.faults import OverBudget
+
+    with Worker(limits) as w:
+        assert w.forked and w.exec_cells([code])[0]["ok"]
+        assert w.call({"name": "stray"}) == 1
+        assert w.strays_ended == 1         # killed by the host (a zombie until reaped)
+        before = w.cpu_seconds()
+        w.call({"name": "burn"}, (0.6,))
+        assert w.cpu_seconds() - before >= 0.5
+        assert 0 < w.call({"name": "bomb"}) < 64
+        if w.memory_cap is not None:
+            with open(f"/proc/{fence.worker_pid(w.tree)}/cgroup") as f:
+                assert os.path.basename(w.memory_cap.path) in f.read()
+        with pytest.raises(OverBudget):
+            w.call({"name": "burn"}, (30.0,), cpu_budget=1.0)
+
+
+@pytest.mark.parametrize("how, message", [("os._exit(3)", "exited with status 3"),
+                                          ("os.kill(os.getpid(), 11)", "killed by SIGSEGV")])
+def test_a_forked_worker_dies_the_way_a_worker_from_scratch_does(warm, how, message):
+    """The holder ends as the worker did, so bubblewrap reports the same status."""
+    messages = []
+    for forked in (True, False):
+        with Worker(Limits(call_timeout_s=30, prefork=forked)) as w:
+            assert w.forked == forked
+            w.exec_cells(["import os"])
+            with pytest.raises(WorkerDied, match=message) as info:
+                w.exec_cells([how])
+            messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+def test_without_a_parent_workers_start_from_scratch_and_a_new_parent_takes_over(warm):
+    limits = Limits(call_timeout_s=30)
+    with Worker(limits) as w:
+        assert w.forked
+        uid = w.host_uid
+        parent = prefork.parent_for(limits, sys.executable, uid)
+    os.killpg(parent.proc.pid, 9)
+    parent.proc.wait()
+    prefork.WAIT = False
+    with Worker(limits) as w:               # the parent is gone: this one starts from scratch
+        assert w.ping() is not None and not w.forked
+    prefork.parent_for(limits, sys.executable, uid, wait=True)
+    prefork.WAIT = True
+    with Worker(limits) as w:
+        assert w.forked and w.exec_cells(["x = 1"])[0]["ok"]

@@ -142,6 +142,7 @@ def summarize(name: str, result: GradeResult, wall: float) -> dict:
             "slowest_tests": {t.name: round(t.seconds, 2) for t in slowest},
             "outside_tests_seconds": round(wall - sum(t.seconds for t in result.tests), 2),
             "worker_ready_seconds": result.worker.ready_seconds,
+            "worker_forked": result.worker.forked,
             "notebook_seconds": result.worker.notebook_seconds,
             "worker": result.worker.stats,
             "sandboxed": result.sandboxed, "notes": result.notes[:3]}
@@ -235,6 +236,9 @@ def batch_check(report: Report, profile: config.Profile, devices: list[str], siz
         "references_full_marks": all(full),
         "blanks_zero": all(r.score == 0 for r, (_, k) in zip(results, mix, strict=True) if k == "blank"),
         "worker_starts": sum(r.worker.starts for r in results),
+        # forked from the pre-imported parent; 0 on a GPU means the parent refused (CUDA's
+        # driver loaded by an import) and every worker started from scratch
+        "worker_starts_forked": sum(r.worker.forked for r in results),
         "mean_startup_s": round(sum(r.worker.ready_seconds or 0 for r in results) / size, 2)})
 
 

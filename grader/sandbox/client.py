@@ -63,8 +63,7 @@ class Worker:
         self.scope = CallScope(self)   # the call in flight: its callbacks, writable tensors
         self._rid = 0           # the id of the request in flight; every reply must carry it
         self.hard_deadline: float | None = None  # time.monotonic() when the submission's time ends
-        self.strays_ended = 0   # processes student code left behind after a request (fence)
-        self._pid: int | None = None   # host pid of the worker process (frozen between requests)
+        self.hold: fence.Hold | None = None   # strays, freezing between requests (fence)
         self.sandboxed = False
         self.memory_cap: MemoryCap | None = None
         self.host_uid: int | None = None      # root only: this worker's own host account
@@ -79,6 +78,7 @@ class Worker:
         self.proc, self.output, self.memory_cap = started.proc, started.output, started.memory_cap
         self.host_uid, self.sandboxed = started.host_uid, self.limits.sandbox
         self.tree, self.forked = started.tree, started.forked
+        self.hold = fence.Hold(self.tree, self.sandboxed)
         self._w, self._r = started.to_worker, started.from_worker
 
     @property
@@ -96,6 +96,8 @@ class Worker:
 
     def close(self) -> None:
         self.kill()
+        if self.hold is not None:
+            self.hold.close()
         for fd in (getattr(self, "_w", None), getattr(self, "_r", None)):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -138,8 +140,8 @@ class Worker:
             deadline, timeout = self.hard_deadline, -1.0  # -1: the submission's limit binds
         self._rid += 1
         header = {**header, "rid": self._rid}
-        if self._pid is not None:
-            fence.thaw(self._pid)
+        if self.hold is not None:
+            self.hold.release()
         cpu_until = None if cpu_budget is None else self.cpu_seconds() + cpu_budget
         self._write(wire.pack(header, tensors), deadline, timeout)
         while True:
@@ -174,15 +176,19 @@ class Worker:
             return reply, value
 
     def _fence(self) -> None:
-        """Between requests nothing of the student's runs: strays end, the worker freezes."""
-        if self.proc is None:
+        """Between requests nothing of the student's runs (``fence.Hold``)."""
+        if self.hold is None:
             return
-        if self.sandboxed:
-            self.strays_ended += fence.end_strays(self.tree)
-        if self._pid is None:
-            self._pid = fence.worker_pid(self.tree)
-        if self._pid is not None:
-            fence.freeze(self._pid)
+        try:
+            self.hold.settle()
+        except WorkerFault:
+            self.kill()
+            raise
+
+    @property
+    def strays_ended(self) -> int:
+        """Processes student code left behind after its requests, ended by the fence."""
+        return self.hold.strays_ended if self.hold is not None else 0
 
     def cpu_seconds(self) -> float:
         """CPU time the worker (every thread and process of it) has used, read from the host."""
@@ -222,6 +228,8 @@ class Worker:
         if self.proc is not None:
             with contextlib.suppress(Exception):
                 code = self.proc.wait(timeout=5)
+            if code is None:      # its pipes closed, its sandbox still up (a stopped holder)
+                self.kill()
         oom = self.memory_cap is not None and self.memory_cap.oom_killed()
         return death_message(code, starting=self.starting, log=self.log_tail(), oom=oom,
                              memory_bytes=self.limits.host_memory_bytes)

@@ -26,6 +26,8 @@ import signal
 import time
 from typing import NamedTuple
 
+from ..faults import ProtocolViolation, WorkerDied
+
 KEEP = frozenset({1, 2})   # the namespace's init and the worker itself
 
 
@@ -35,8 +37,8 @@ class Tree(NamedTuple):
 
     A worker started by bubblewrap has one root (bubblewrap) and is pid 2. A worker forked
     by the pre-imported parent (``prefork``) joined the namespaces of bubblewrap's holder
-    (pid 2) as pid 3; its parent lives outside, so it is a root of its own, and ``worker``
-    is its host pid.
+    (pid 2) as pid 3; its parent lives outside, so that parent is a second root, and
+    ``worker`` is the worker's host pid.
     """
 
     roots: tuple[int, ...]
@@ -61,6 +63,14 @@ def _children(pid: int) -> list[int] | None:
         except OSError:
             continue
     return out
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _parents() -> dict[int, int]:
@@ -127,15 +137,29 @@ def worker_pid(tree: Tree) -> int | None:
     return None
 
 
-def freeze(pid: int) -> None:
-    """Stop every thread of ``pid`` until ``thaw`` (a stopped process cannot undo it)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGSTOP)
+def handle(pid: int) -> int | None:
+    """A pidfd for ``pid``: signals through it never reach another process that got the
+    number after this one ended (``None`` where the process is gone already)."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
 
 
-def thaw(pid: int) -> None:
+def ended(pidfd: int) -> bool:
+    """Whether the process behind ``pidfd`` has ended (its pidfd polls readable then)."""
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def freeze(pidfd: int) -> None:
+    """Stop every thread of the process until ``thaw`` (a stopped process cannot undo it)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGCONT)
+        signal.pidfd_send_signal(pidfd, signal.SIGSTOP)
+
+
+def thaw(pidfd: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        signal.pidfd_send_signal(pidfd, signal.SIGCONT)
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -180,3 +204,67 @@ def end_strays(root: Tree) -> int:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return len(found)
+
+
+def kept(tree: Tree) -> list[int]:
+    """Host pids of the sandbox's own processes (namespace pids in ``keep``)."""
+    return sorted(pid for pid in _below(tree) if _namespace_pid(pid) in tree.keep)
+
+
+def traced(pid: int) -> bool:
+    """Whether a process is being traced (``TracerPid`` in its status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("TracerPid:"):
+                    return line.split()[1] != "0"
+    except (OSError, IndexError):
+        pass
+    return False
+
+
+class Hold:
+    """The host's hold on one worker between requests (``settle``) and during one (``release``).
+
+    After each reply: the strays end; the worker it knows must still be the one answering
+    (a pidfd, so a pid reused by another process is never signalled); none of the
+    sandbox's own processes (bubblewrap's init, a forked worker's holder, the worker) may
+    be traced, since whoever traces one can make it run code the fence does not stop; then
+    the worker freezes first, the others after it. A thread or injected code in any of them
+    therefore runs only while a request is served, on that request's CPU clock.
+    """
+
+    def __init__(self, tree: Tree, sandboxed: bool) -> None:
+        self.tree, self.sandboxed = tree, sandboxed
+        self.worker = handle(tree.worker) if tree.worker is not None else None
+        self.own: list[int] | None = None      # host pids of the sandbox's own processes
+        self.others: list[int] = []            # pidfds of those that are not the worker
+        self.strays_ended = 0
+
+    def settle(self) -> None:
+        """Raise ``WorkerDied``/``ProtocolViolation`` (the caller kills the worker) or freeze."""
+        if self.sandboxed:
+            self.strays_ended += end_strays(self.tree)
+        if self.worker is None:
+            pid = worker_pid(self.tree)
+            self.worker = handle(pid) if pid is not None else None
+        if self.sandboxed and self.own is None:
+            self.own = kept(self.tree)
+            mine = self.tree.worker if self.tree.worker is not None else worker_pid(self.tree)
+            self.others = [fd for fd in (handle(p) for p in self.own if p != mine) if fd is not None]
+        if self.worker is not None and ended(self.worker):   # e.g. a copy made with CLONE_PARENT
+            raise WorkerDied("the worker process ended; whatever answered in its place was stopped")
+        if self.sandboxed and any(traced(pid) for pid in self.own or ()):
+            raise ProtocolViolation("the worker attached to the sandbox's own processes with ptrace")
+        for fd in ([self.worker] if self.worker is not None else []) + self.others:
+            freeze(fd)
+
+    def release(self) -> None:
+        for fd in self.others + ([self.worker] if self.worker is not None else []):
+            thaw(fd)
+
+    def close(self) -> None:
+        for fd in self.others + ([self.worker] if self.worker is not None else []):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.others, self.worker = [], None

@@ -68,13 +68,13 @@ def launch(limits: Limits, python: str, tmp: Path) -> Launched:
         os.chmod(code / name, 0o644)
     host_uid = isolation.HostUids.acquire(limits) if limits.sandbox and os.geteuid() == 0 else None
     try:
-        parent = (prefork.parent_for(limits, python, host_uid, wait=prefork.WAIT)
+        parent = (prefork.parent_for(limits, python, wait=prefork.WAIT)
                   if limits.sandbox and limits.prefork else None)
         if parent is not None:
             try:
                 return _forked(limits, python, tmp, code, host_uid, parent)
             except prefork.PreforkFailed as exc:
-                prefork.forget(limits, python, host_uid, str(exc))
+                prefork.forget(limits, python, str(exc))
         return _from_scratch(limits, python, tmp, code, host_uid)
     except BaseException:
         if host_uid is not None:
@@ -156,16 +156,17 @@ def _forked(limits: Limits, python: str, tmp: Path, code: Path, host_uid: int | 
             raise prefork.PreforkFailed("the holder is not in its sandbox")
         ns = prefork.namespace_fds(holder_pid)
         try:
-            request = {"settings": worker_settings(limits), "home": isolation.HOME,
+            request = {"settings": worker_settings(limits), "home": isolation.HOME, "uid": host_uid,
                        "argv0": f"{isolation.CODE}/worker.py", "oom_score_adj": 1000,
                        "rlimits": limits.rlimits()}
             fds = {**ns, "rfd": pipes.to_worker_r, "wfd": pipes.from_worker_w,
                    "out": pipes.out_w, "status": status_w}
-            worker = parent.fork(fds, request, limits.startup_timeout_s)
+            between, worker = parent.fork(fds, request, limits.startup_timeout_s)
         finally:
             _close(list(ns.values()))
         if fence._namespace_pid(worker) != prefork.WORKER_NS_PID \
-                or not prefork.same_pid_namespace(worker, holder_pid):
+                or not prefork.same_pid_namespace(worker, holder_pid) \
+                or fence.parent_pid(worker) != between:
             raise prefork.PreforkFailed("the forked worker is not where its sandbox is")
         if cap is not None:
             cap.add(worker)
@@ -181,7 +182,9 @@ def _forked(limits: Limits, python: str, tmp: Path, code: Path, host_uid: int | 
     finally:
         pipes.close_theirs()
         _close(theirs + mine)
-    tree = fence.Tree((proc.pid, worker), keep=frozenset({1, 2, prefork.WORKER_NS_PID}),
+    # Roots: bubblewrap, and the parent's child, below which are the worker and anything it
+    # made with CLONE_PARENT (that child waits for all of them before it ends).
+    tree = fence.Tree((proc.pid, between), keep=frozenset({1, 2, prefork.WORKER_NS_PID}),
                       worker=worker)
     return _launched(limits, proc, pipes, cap, host_uid, tree, forked=True)
 

@@ -6,8 +6,9 @@ own sandbox, made by bubblewrap exactly as for a worker started from scratch
 (``isolation.command``), so no two submissions share a process, a file space, a PID
 namespace or a GPU context. ``zygote.py`` says how a forked worker joins that sandbox.
 
-The trusted side here: start the parent (as the worker's host account when the grader is
-root, so that it may join that account's namespaces), start bubblewrap with a holder in
+The trusted side here: start the parent (one per interpreter and worker environment, as
+the grader's own account; a root grader's parent makes each child the worker's host
+account before it joins that account's namespaces), start bubblewrap with a holder in
 place of the worker, and hand the holder's namespaces and the worker's pipes to the
 parent. The holder (``HOLDER``) tells us when bubblewrap has finished, then waits to hear
 how the worker ended and ends the same way, so bubblewrap's exit status, the memory cap
@@ -54,9 +55,9 @@ class PreforkFailed(RuntimeError):
 
 
 class Parent:
-    """One pre-imported parent process, for workers of one host account and environment."""
+    """One pre-imported parent process, for workers of one interpreter and environment."""
 
-    def __init__(self, limits: Limits, python: str, host_uid: int | None) -> None:
+    def __init__(self, limits: Limits, python: str) -> None:
         self.lock = threading.Lock()
         self.tmp = Path(tempfile.mkdtemp(prefix="grader-prefork-"))
         os.chmod(self.tmp, 0o755)        # the parent's account lists it to import from it
@@ -65,9 +66,6 @@ class Parent:
             os.chmod(self.tmp / name, 0o644)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         argv = [python, "-s", "-B", str(self.tmp / "zygote.py"), str(theirs.fileno())]
-        if host_uid is not None:
-            argv = [shutil.which("setpriv") or "setpriv", f"--reuid={host_uid}",
-                    f"--regid={host_uid}", "--clear-groups", "--no-new-privs", *argv]
         log = open(self.tmp / "parent.log", "wb")   # noqa: SIM115 - the child keeps it
         try:
             self.proc = subprocess.Popen(
@@ -98,8 +96,9 @@ class Parent:
             return (self.tmp / "parent.log").read_text(errors="replace")[-1500:].strip()
         return ""
 
-    def fork(self, fds: dict[str, int], request: dict, timeout: float) -> int:
-        """Ask for a worker in the namespaces among ``fds``; its host pid."""
+    def fork(self, fds: dict[str, int], request: dict, timeout: float) -> tuple[int, int]:
+        """Ask for a worker in the namespaces among ``fds``: the host pids of the parent's
+        child (the worker's parent, outside the sandbox) and of the worker."""
         report_r, report_w = os.pipe()
         names = [*fds, "report"]
         try:
@@ -114,9 +113,10 @@ class Parent:
             text = _read_line(report_r, timeout)
         finally:
             os.close(report_r)
-        if not text.isdigit():
+        pids = text.split()
+        if len(pids) != 2 or not all(p.isdigit() for p in pids):
             raise PreforkFailed(text or "the pre-imported parent's child ended without a word")
-        return int(text)
+        return int(pids[0]), int(pids[1])
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -156,16 +156,16 @@ _failed: dict[tuple, str] = {}
 _lock = threading.Lock()
 
 
-def _key(limits: Limits, python: str, host_uid: int | None) -> tuple:
-    return (python, host_uid, tuple(sorted(worker_env(limits, isolation.HOME).items())))
+def _key(limits: Limits, python: str) -> tuple:
+    return (python, tuple(sorted(worker_env(limits, isolation.HOME).items())))
 
 
-def parent_for(limits: Limits, python: str, host_uid: int | None, *,
+def parent_for(limits: Limits, python: str, *,
                wait: bool = False) -> Parent | None:
     """The live parent for this account and environment, or ``None`` while it starts (in
     the background, so the first workers start from scratch meanwhile; ``wait`` waits)
     and where none can start here (said once on stderr)."""
-    key = _key(limits, python, host_uid)
+    key = _key(limits, python)
     with _lock:
         if key in _failed:
             return None
@@ -182,7 +182,7 @@ def parent_for(limits: Limits, python: str, host_uid: int | None, *,
             if len(_parents) >= MAX_PARENTS and not _evict_one():
                 return None
             _parents[key] = None
-            starter = threading.Thread(target=_start, args=(key, limits, python, host_uid),
+            starter = threading.Thread(target=_start, args=(key, limits, python),
                                        daemon=True, name="grader-prefork-start")
             starter.start()
     if not wait:
@@ -208,9 +208,9 @@ def _evict_one() -> bool:
     return True
 
 
-def _start(key: tuple, limits: Limits, python: str, host_uid: int | None) -> None:
+def _start(key: tuple, limits: Limits, python: str) -> None:
     try:
-        parent = Parent(limits, python, host_uid)
+        parent = Parent(limits, python)
     except (OSError, PreforkFailed) as exc:
         with _lock:
             _parents.pop(key, None)
@@ -225,9 +225,9 @@ def _start(key: tuple, limits: Limits, python: str, host_uid: int | None) -> Non
     parent.close()       # forgotten meanwhile
 
 
-def forget(limits: Limits, python: str, host_uid: int | None, why: str) -> None:
+def forget(limits: Limits, python: str, why: str) -> None:
     """Stop using the parent for this key after it failed a worker (it is closed)."""
-    key = _key(limits, python, host_uid)
+    key = _key(limits, python)
     with _lock:
         parent = _parents.pop(key, None)
         _failed[key] = why

@@ -15,7 +15,9 @@ others, then the sandbox's own user namespace last -- drops every capability and
 namespace. From there on the worker sees what a bubblewrap-started one sees: its tmpfs,
 its /proc (bubblewrap's init, the holder, itself), the read-only binds and nothing else.
 
-What keeps this parent out of reach: nothing of it is inside any sandbox. A worker cannot
+A root grader's parent runs as root; each child becomes the worker's host account
+(``setresuid``, no groups) before it touches the sandbox, so one parent serves every host
+account. What keeps this parent out of reach: nothing of it is inside any sandbox. A worker cannot
 see it (another PID namespace), holds no descriptor of it (all are closed before the
 worker starts), and shares no memory with it (fork copies). It never imports the grader
 and never initialises CUDA, so a worker inherits neither; each worker makes its own GPU
@@ -23,8 +25,8 @@ context. It only ever runs this file's code on the trusted side's requests.
 
 Protocol (a SEQPACKET socket on fd ``argv[1]``): it sends ``ready`` once imported; each
 request is a JSON object with descriptors attached (``names`` says which is which).
-The child reports the worker's host pid (or ``error: ...``) on the request's ``report``
-pipe, then waits for the worker and writes how it ended (``exit N`` / ``signal N``) to
+The child reports its own host pid and the worker's (or ``error: ...``) on the request's
+``report`` pipe, then waits for the worker and writes how it ended (``exit N`` / ``signal N``) to
 the holder's ``status`` pipe, so that bubblewrap exits the way the worker did.
 """
 
@@ -45,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CLONE_NEWUSER = 0x10000000
 NS_GET_PARENT = 0xB702              # ioctl: the user namespace that owns this one
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LIBC = ctypes.CDLL(None, use_errno=True)
 JOIN_ORDER = ("mnt", "pid", "net", "ipc", "uts", "cgroup")   # owned by the outer user namespace
@@ -113,9 +115,15 @@ def _worker(req: dict, fds: dict[str, int]) -> None:
     # The environment a worker from scratch gets (imports here may have added to it).
     os.environ.clear()
     os.environ.update(ENVIRONMENT, PWD=req["home"])
+    import numpy
+    import torch
     import worker
 
+    # Fresh random state, as a worker from scratch has (the parent's would be every worker's).
+    numpy.random.seed()
+    torch.seed()
     sys.argv = [req["argv0"], str(rfd), str(wfd), req["settings"]]
+    sys.path[0] = os.path.dirname(req["argv0"])
     worker.main(sys.argv[1:])
     os._exit(0)
 
@@ -123,12 +131,19 @@ def _worker(req: dict, fds: dict[str, int]) -> None:
 def _child(req: dict, fds: dict[str, int]) -> None:
     """Between the parent and the worker: limits, namespaces, privileges, then the fork
     into the sandbox's PID namespace; reports the worker's pid and, later, how it ended."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)   # the parent's reaper must not take ours
     os.setsid()            # out of the parent's process group: closing the parent spares the worker
     report, status = fds.pop("report"), fds.pop("status")
     for which, value in req["rlimits"]:
         resource.setrlimit(which, (value, value))
     with open("/proc/self/oom_score_adj", "w") as f:
         f.write(str(req["oom_score_adj"]))
+    uid = req.get("uid")
+    if uid is not None:        # a root grader: become the worker's host account first
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        _LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)   # as after an exec, like a worker from scratch
     namespaces = {k: fds.pop(k) for k in ("user", *JOIN_ORDER) if k in fds}
     join(namespaces)
     for fd in namespaces.values():
@@ -144,21 +159,33 @@ def _child(req: dict, fds: dict[str, int]) -> None:
             os._exit(70)
     for fd in fds.values():
         os.close(fd)
-    os.write(report, f"{pid}\n".encode())
+    os.write(report, f"{os.getpid()} {pid}\n".encode())
     os.close(report)
-    while True:
-        try:
-            _, wait = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:
-            wait = 0
-            break
-        except InterruptedError:
-            continue
+    wait = _wait(pid)
     line = f"signal {os.WTERMSIG(wait)}" if os.WIFSIGNALED(wait) else f"exit {os.waitstatus_to_exitcode(wait)}"
     with contextlib.suppress(OSError):     # the sandbox may be gone already (killed from the host)
         os.write(status, (line + "\n").encode())
+    os.close(status)
+    # Stay until every other child is gone: a process the worker made with CLONE_PARENT is
+    # ours, and while we live the host finds it below us (``fence.Tree``) and ends it.
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
     os._exit(0)
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
 
 
 def _reap(*_: object) -> None:

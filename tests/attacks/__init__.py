@@ -238,7 +238,9 @@ ATTACKS: list[Attack] = [
            'for pid in [os.getppid(), 1] + [int(p) for p in os.listdir("/proc") if p.isdigit()]:\n'
            '    if pid != os.getpid() and libc.ptrace(PTRACE_ATTACH, pid, None, None) == 0:\n'
            '        cmd = _try(_read, f"/proc/{pid}/cmdline")\n'
-           '        if isinstance(cmd, bytes) and b"worker.py" not in cmd: _leak("ptrace", cmd)'),
+           '        # not outside: bubblewrap init, a forked worker holder (tracing them ends the worker)\n'
+           '        if isinstance(cmd, bytes) and b"worker.py" not in cmd and b"holder" not in cmd:\n'
+           '            _leak("ptrace", cmd)'),
     Attack("fork-bomb", "fork until the machine stops", "RLIMIT_NPROC inside the user namespace",
            'children = 0\n'
            'try:\n'

@@ -9,6 +9,7 @@ workers start from scratch and grading goes on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -116,7 +117,7 @@ def test_nothing_one_forked_worker_does_reaches_the_parent_or_the_next_worker(wa
     limits = Limits(call_timeout_s=30)
     with Worker(limits) as a:
         assert a.forked and a.exec_cells([PLANT])[0]["ok"]
-        parent = prefork.parent_for(limits, sys.executable, a.host_uid)
+        parent = prefork.parent_for(limits, sys.executable)
         # Signal everything it can: its own sandbox ends, nothing else.
         with pytest.raises(WorkerFault):
             a.exec_cells(["import os, signal\nos.kill(-1, signal.SIGKILL)\nimport time; time.sleep(30)"],
@@ -186,14 +187,103 @@ def test_without_a_parent_workers_start_from_scratch_and_a_new_parent_takes_over
     limits = Limits(call_timeout_s=30)
     with Worker(limits) as w:
         assert w.forked
-        uid = w.host_uid
-        parent = prefork.parent_for(limits, sys.executable, uid)
+        parent = prefork.parent_for(limits, sys.executable)
     os.killpg(parent.proc.pid, 9)
     parent.proc.wait()
     prefork.WAIT = False
     with Worker(limits) as w:               # the parent is gone: this one starts from scratch
         assert w.ping() is not None and not w.forked
-    prefork.parent_for(limits, sys.executable, uid, wait=True)
+    prefork.parent_for(limits, sys.executable, wait=True)
     prefork.WAIT = True
     with Worker(limits) as w:
         assert w.forked and w.exec_cells(["x = 1"])[0]["ok"]
+
+
+CLONE_PARENT = r'''
+import ctypes, os, sys, time
+libc = ctypes.PyDLL(None)            # keeps the GIL across the call
+libc.syscall.restype = ctypes.c_long
+def sibling():
+    """A process whose parent is the worker's parent (outside the sandbox), spinning."""
+    pid = libc.syscall(56, ctypes.c_ulong(0x8000 | 17), ctypes.c_void_p(0), ctypes.c_void_p(0),
+                       ctypes.c_void_p(0), ctypes.c_ulong(0))
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-c", "while True: pass"])
+    return pid
+def swap():
+    """Stop the holder, hand the pipes to a CLONE_PARENT copy, and end the real worker."""
+    import signal
+    os.kill(2, signal.SIGSTOP)
+    pid = libc.syscall(56, ctypes.c_ulong(0x8000 | 17), ctypes.c_void_p(0), ctypes.c_void_p(0),
+                       ctypes.c_void_p(0), ctypes.c_ulong(0))
+    if pid != 0:
+        os._exit(0)
+    return "the copy answers"
+'''
+
+
+def test_a_process_made_with_clone_parent_is_still_fenced(warm):
+    """Red team: clone(CLONE_PARENT) makes the worker's parent, outside the sandbox, its
+    parent. That parent is a root of the fence's tree: the sibling is ended like any stray."""
+    with Worker(Limits(call_timeout_s=30)) as w:
+        assert w.forked and w.exec_cells([CLONE_PARENT])[0]["ok"]
+        assert w.call({"name": "sibling"}) > 3
+        assert w.strays_ended == 1
+        before = w.cpu_seconds()
+        time.sleep(1.0)
+        assert w.cpu_seconds() - before < 0.1, "nothing of the sandbox runs between calls"
+
+
+def test_a_copy_that_answers_for_a_dead_worker_is_caught_at_once(warm):
+    """Red team: the copy would have the pipes, the holder is stopped so the sandbox lives
+    on. The copy is a stray, ended once it has answered, and the host sees that the worker
+    it knows (by pidfd, never by a reusable pid) ended: no later call is answered."""
+    with Worker(Limits(call_timeout_s=30)) as w:
+        assert w.forked and w.exec_cells([CLONE_PARENT])[0]["ok"]
+        with contextlib.suppress(WorkerFault):    # the copy's one answer may get through
+            w.call({"name": "swap"})
+        with pytest.raises(WorkerFault):
+            w.call({"name": "sibling"})
+        assert not w.alive
+
+
+def test_forked_workers_do_not_share_random_state(warm):
+    """Red team: the parent's numpy and torch generators would otherwise be every worker's."""
+    cell = ("import random, numpy, torch\n"
+            "def draws():\n"
+            "    return [numpy.random.rand(), torch.rand(1).item(), random.random()]\n")
+    seen = []
+    for _ in range(2):
+        with Worker(Limits(call_timeout_s=30)) as w:
+            assert w.forked and w.exec_cells([cell])[0]["ok"]
+            seen.append(w.call({"name": "draws"}))
+    assert all(a != b for a, b in zip(*seen, strict=True)), seen
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "scratch"])
+def test_the_sandbox_own_processes_are_frozen_between_calls_and_may_not_be_traced(warm, forked):
+    """Red team: whoever traces bubblewrap's init or the holder can make it run code the
+    fence would not stop. Between calls every process of the sandbox is stopped ('T'),
+    and a worker that traces one of them is ended with a protocol violation."""
+    from grader.faults import ProtocolViolation
+
+    trace = ("import ctypes\n"
+             "libc = ctypes.CDLL(None, use_errno=True)\n"
+             "def attach(pid):\n"
+             "    return libc.ptrace(16, pid, None, None)\n")
+    with Worker(Limits(call_timeout_s=30, prefork=forked)) as w:
+        assert w.forked == forked and w.exec_cells([trace])[0]["ok"]
+        own = fence.kept(w.tree)
+        assert len(own) == (3 if forked else 2)
+        def state(pid: int) -> str:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+
+        for _ in range(50):                 # SIGSTOP takes effect a moment after it is sent
+            if all(state(pid) == "T" for pid in own):
+                break
+            time.sleep(0.02)
+        assert [state(pid) for pid in own] == ["T"] * len(own)
+        with pytest.raises(ProtocolViolation, match="ptrace"):
+            w.call({"name": "attach"}, (1,))
+        assert not w.alive

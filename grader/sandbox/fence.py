@@ -44,6 +44,7 @@ class Tree(NamedTuple):
     roots: tuple[int, ...]
     keep: frozenset[int] = KEEP
     worker: int | None = None
+    between: int | None = None   # a forked worker's parent (a root): it must outlive the worker
 
 
 def _children(pid: int) -> list[int] | None:
@@ -237,6 +238,7 @@ class Hold:
     def __init__(self, tree: Tree, sandboxed: bool) -> None:
         self.tree, self.sandboxed = tree, sandboxed
         self.worker = handle(tree.worker) if tree.worker is not None else None
+        self.between = handle(tree.between) if tree.between is not None else None
         self.own: list[int] | None = None      # host pids of the sandbox's own processes
         self.others: list[int] = []            # pidfds of those that are not the worker
         self.strays_ended = 0
@@ -254,6 +256,8 @@ class Hold:
             self.others = [fd for fd in (handle(p) for p in self.own if p != mine) if fd is not None]
         if self.worker is not None and ended(self.worker):   # e.g. a copy made with CLONE_PARENT
             raise WorkerDied("the worker process ended; whatever answered in its place was stopped")
+        if self.between is not None and ended(self.between):   # it waits for the worker: killed
+            raise ProtocolViolation("the worker ended the process that holds it for the grader")
         if self.sandboxed and any(traced(pid) for pid in self.own or ()):
             raise ProtocolViolation("the worker attached to the sandbox's own processes with ptrace")
         for fd in ([self.worker] if self.worker is not None else []) + self.others:
@@ -264,7 +268,7 @@ class Hold:
             thaw(fd)
 
     def close(self) -> None:
-        for fd in self.others + ([self.worker] if self.worker is not None else []):
+        for fd in self.others + [fd for fd in (self.worker, self.between) if fd is not None]:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self.others, self.worker = [], None
+        self.others, self.worker, self.between = [], None, None

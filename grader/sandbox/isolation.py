@@ -57,7 +57,7 @@ class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or cannot create namespaces on this machine."""
 
 
-def _is_root() -> bool:
+def is_root() -> bool:
     return os.geteuid() == 0
 
 
@@ -75,7 +75,7 @@ def probe() -> str | None:
              "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
         os.chmod(tmp, 0o711)
-        argv = _as_host_uid(Limits().host_uid, inner, [], tmp) if _is_root() else inner
+        argv = _as_host_uid(Limits().host_uid, inner, [], tmp) if is_root() else inner
         try:
             done = subprocess.run(argv, capture_output=True, timeout=20)
         except (OSError, subprocess.SubprocessError) as exc:
@@ -223,7 +223,7 @@ def command(limits: Limits, python: str, code_dir: str, worker_args: list[str],
     if why is not None:
         raise SandboxUnavailable(why)
     sources = read_only_sources(limits, python)
-    root = _is_root()
+    root = is_root()
     binds: list[str] = []
     staged: list[tuple[str, str]] = []
     for i, src in enumerate([*sources, code_dir]):
@@ -274,5 +274,5 @@ def describe(limits: Limits, python: str) -> dict:
     return {"read_only": ["/usr", *read_only_sources(limits, python)],
             "devices": _devices(limits),
             "writable": [HOME, "/dev/shm"],
-            "host_uids": [limits.host_uid, limits.host_uid + limits.host_uids - 1] if _is_root()
+            "host_uids": [limits.host_uid, limits.host_uid + limits.host_uids - 1] if is_root()
             else [os.getuid(), os.getuid()]}

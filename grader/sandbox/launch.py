@@ -66,7 +66,7 @@ def launch(limits: Limits, python: str, tmp: Path) -> Launched:
     for name in WORKER_FILES:
         shutil.copy2(HERE / name, code / name)
         os.chmod(code / name, 0o644)
-    host_uid = isolation.HostUids.acquire(limits) if limits.sandbox and os.geteuid() == 0 else None
+    host_uid = isolation.HostUids.acquire(limits) if limits.sandbox and isolation.is_root() else None
     try:
         parent = (prefork.parent_for(limits, python, wait=prefork.WAIT)
                   if limits.sandbox and limits.prefork else None)
@@ -185,7 +185,7 @@ def _forked(limits: Limits, python: str, tmp: Path, code: Path, host_uid: int | 
     # Roots: bubblewrap, and the parent's child, below which are the worker and anything it
     # made with CLONE_PARENT (that child waits for all of them before it ends).
     tree = fence.Tree((proc.pid, between), keep=frozenset({1, 2, prefork.WORKER_NS_PID}),
-                      worker=worker)
+                      worker=worker, between=between)
     return _launched(limits, proc, pipes, cap, host_uid, tree, forked=True)
 
 

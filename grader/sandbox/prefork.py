@@ -153,6 +153,8 @@ _used: dict[tuple, float] = {}               # when each parent last forked a wo
 # waits for its parent to be ready instead of starting from scratch meanwhile.
 WAIT = False
 _failed: dict[tuple, str] = {}
+_failures: dict[tuple, int] = {}             # workers that could not be forked, per key
+MAX_FAILURES = 3
 _lock = threading.Lock()
 
 
@@ -226,9 +228,15 @@ def _start(key: tuple, limits: Limits, python: str) -> None:
 
 
 def forget(limits: Limits, python: str, why: str) -> None:
-    """Stop using the parent for this key after it failed a worker (it is closed)."""
+    """A worker could not be forked (it then starts from scratch). After ``MAX_FAILURES``
+    the parent for this key is closed and no longer used in this process: a machine where
+    forking cannot work pays for a failed attempt a few times, not on every worker."""
     key = _key(limits, python)
     with _lock:
+        _failures[key] = _failures.get(key, 0) + 1
+        if _failures[key] < MAX_FAILURES:
+            print(f"grader: a worker starts from scratch ({why})", file=sys.stderr)
+            return
         parent = _parents.pop(key, None)
         _failed[key] = why
     if parent is not None:

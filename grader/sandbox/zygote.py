@@ -100,6 +100,9 @@ def _capabilities_gone() -> bool:
 
 def _worker(req: dict, fds: dict[str, int]) -> None:
     """In the sandbox's PID namespace: become the worker (never returns)."""
+    # A session and process group of its own: in ours, kill(0, ...) from the worker would
+    # reach us, outside its PID namespace, and take us out of the host's fence.
+    os.setsid()
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if not _capabilities_gone():
         os._exit(71)

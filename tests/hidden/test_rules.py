@@ -252,7 +252,8 @@ def test_a_rule_checked_call_does_not_import_torch_dynamo():
              "    return ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)\n"
              "def dynamo_loaded():\n"
              "    return 'torch._dynamo' in sys.modules\n")
-    with Worker(Limits(call_timeout_s=30, sandbox=SANDBOX)) as w:
+    # From scratch: a forked worker has torch._dynamo already (its parent imported it once).
+    with Worker(Limits(call_timeout_s=30, sandbox=SANDBOX, prefork=False)) as w:
         assert w.exec_cells([probe])[0]["ok"]
         w.call({"name": "dists"}, (torch.rand(3, 2), torch.rand(4, 2)), rules=("cdist", "autograd"))
         assert w.call({"name": "dynamo_loaded"}) is False

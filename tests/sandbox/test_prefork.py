@@ -43,7 +43,6 @@ def fingerprint():
         "same_ns_as_init": {n: os.readlink(f"/proc/self/ns/{n}") == os.readlink(f"/proc/1/ns/{n}")
                             for n in ("mnt", "pid", "net", "ipc", "uts", "user")},
         "new_user_namespace": (userns, ctypes.get_errno()),
-        "session_leader": os.getsid(0) == os.getpid(),
         "oom_score_adj": open("/proc/self/oom_score_adj").read().strip(),
         "course_visible": os.path.exists(COURSE),
         "interfaces": sorted(line.split(":")[0].strip() for line in open("/proc/net/dev")
@@ -72,6 +71,8 @@ def test_a_forked_worker_sees_exactly_what_a_worker_started_from_scratch_sees(wa
     forked, mine = _fingerprint(Limits(call_timeout_s=30))
     scratch, theirs = _fingerprint(Limits(call_timeout_s=30, prefork=False))
     assert forked and not scratch
+    # What differs: its pid (3: the holder is 2) and, so that nothing of it shares a process
+    # group with its parent outside, a session of its own.
     assert mine["others"] == [1, 2] and theirs["others"] == [1]   # init, the holder
     mine.pop("others"), theirs.pop("others")
     assert mine == theirs
@@ -286,4 +287,31 @@ def test_the_sandbox_own_processes_are_frozen_between_calls_and_may_not_be_trace
         assert [state(pid) for pid in own] == ["T"] * len(own)
         with pytest.raises(ProtocolViolation, match="ptrace"):
             w.call({"name": "attach"}, (1,))
+        assert not w.alive
+
+
+def test_a_forked_worker_cannot_signal_its_parent_outside(warm):
+    """Red team (round 2): in its parent's process group, kill(0, ...) reached that parent
+    outside the PID namespace and took the worker out of the fence. Its own session now;
+    and were that parent ever gone while the worker lives, the worker is stopped."""
+    cell = ("import os, signal\n"
+            "def group():\n"
+            "    return os.getpgid(0) == os.getpid() == os.getsid(0)\n"
+            "def kill_group():\n"
+            "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "    os.kill(0, signal.SIGTERM)\n"
+            "    return 1\n")
+    with Worker(Limits(call_timeout_s=30)) as w:
+        assert w.forked and w.exec_cells([cell])[0]["ok"]
+        assert w.call({"name": "group"}) is True
+        assert w.call({"name": "kill_group"}) == 1
+        assert w.exec_cells(["x = 1"])[0]["ok"]        # the fence still holds the worker
+        between = w.tree.between
+        os.kill(between, 9)                               # as if the worker had reached it
+        for _ in range(100):                              # a process with torch mapped takes
+            if not os.path.exists(f"/proc/{between}"):    # a moment to end
+                break
+            time.sleep(0.05)
+        with pytest.raises(WorkerFault):
+            w.exec_cells(["y = 2"])
         assert not w.alive

@@ -204,7 +204,7 @@ def test_memory_cgroup_caps_the_workers_processes_together():
 def test_the_unprivileged_command_line_works_as_well(monkeypatch):
     # A JupyterHub instructor or a CI runner is no root: bubblewrap then binds the paths
     # directly, without the staging mount or setpriv. The same worker must start that way.
-    monkeypatch.setattr(isolation, "_is_root", lambda: False)
+    monkeypatch.setattr(isolation, "is_root", lambda: False)
     with Worker(Limits(call_timeout_s=20)) as w:
         assert w.proc.args[0].endswith("bwrap")
         runs = w.exec_cells([f"import os\nuid = os.getuid()\nseen = os.path.exists({str(ROOT / 'source')!r})"])

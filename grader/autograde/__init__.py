@@ -29,7 +29,7 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
 
     from ..report.table import points, render
     from ..sandbox import isolation
-    from .batch import find_tasks, grade_all, handing_over
+    from .batch import find_tasks, grade_all, pending
     from .gradebook import standing
     from .nbgrader_api import UnsafeConfig, check_chain, make_api
     from .ray_backend import RayBackendError, import_ray  # ray itself: only when called
@@ -66,23 +66,34 @@ def main(*, assignment: str, student: str | None = None, jobs: int = 1, device: 
         print(f"no submissions of {assignment} under {where}"
               + (f" for student {student}" if student else ""), file=sys.stderr)
         return 2
-    try:
-        results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force,
-                            settings=settings, progress=progress, workers_per_gpu=workers_per_gpu,
-                            sandbox=not unsandboxed, backend=backend, address=address)
-    except RayBackendError as exc:   # no cluster at --address, no GPU in it
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     if not _ensure_assignment(api, assignment):
         return 1
-
+    # What nbgrader must record: everything graded now, and anything graded before that it
+    # has not recorded yet (an interrupted run). Each submission graded now is recorded as
+    # soon as its result is in, while the pool grades the rest (``on_graded``).
+    todo = pending(tasks, force)
+    stale = [t for t in tasks if t in todo or _needs_recording(course, assignment, t)]
+    recorder = _Recorder(api, course, assignment, stale, progress)
+    try:
+        with _kept_env("NBGRADER_EXECUTION"):
+            results = grade_all(tasks, assignment, jobs=jobs, device=device, force=force,
+                                settings=settings, progress=progress,
+                                workers_per_gpu=workers_per_gpu, sandbox=not unsandboxed,
+                                backend=backend, address=address, on_graded=recorder.record)
+            for task in stale:           # graded earlier, or on Ray
+                if task.student not in results:
+                    recorder.not_graded(task)
+                elif task not in recorder.tried:
+                    recorder.record(task, results[task.student])
+    except RayBackendError as exc:   # no cluster at --address, no GPU in it
+        recorder.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    recorder.close()
+    recorded = recorder.recorded
     failed = {t.student: "grader error" for t in tasks if t.student not in results}
-    stale = [t for t in tasks if t.student in results and _needs_recording(course, assignment, t)]
-    with _kept_env("NBGRADER_EXECUTION"), handing_over(course, assignment, results):
-        recorded = _each(stale, f"recording {assignment} in the gradebook", progress,
-                         lambda t: api.autograde(assignment, t.student, force=True, create=True))
     for task in stale:
-        if task not in recorded:
+        if task.student in results and task not in recorded:
             failed[task.student] = "nbgrader autograde failed (log above)"
     if feedback:
         _each(recorded, f"feedback for {assignment}", progress,
@@ -114,15 +125,54 @@ def _each(tasks: list, desc: str, progress: bool, step) -> list:
 
     done, bar = [], Progress(tasks, desc, progress)
     for task in tasks:
-        outcome = step(task)
-        if outcome.get("success"):
+        if _succeeded(step(task), desc, task):
             done.append(task)
-        else:
-            tqdm.write(f"{desc} failed for {task.student}:\n"
-                       f"{outcome.get('error') or outcome.get('log', '')}", file=sys.stderr)
-        bar.tick(failed=not outcome.get("success"))
+        bar.tick(failed=task not in done)
     bar.close()
     return done
+
+
+def _succeeded(outcome: dict, desc: str, task) -> bool:
+    if not outcome.get("success"):
+        tqdm.write(f"{desc} failed for {task.student}:\n"
+                   f"{outcome.get('error') or outcome.get('log', '')}", file=sys.stderr)
+    return bool(outcome.get("success"))
+
+
+class _Recorder:
+    """Records submissions in the gradebook through nbgrader's Autograde converter, one at a
+    time, in the thread that calls ``record`` (the batch's main thread), with its own bar."""
+
+    def __init__(self, api, course: Course, assignment: str, stale: list, progress: bool) -> None:
+        from .batch import Progress
+
+        self.api, self.course, self.assignment = api, course, assignment
+        self.desc = f"recording {assignment} in the gradebook"
+        self.bar = Progress(stale, self.desc, progress)
+        self.tried: list = []
+        self.recorded: list = []
+
+    def record(self, task, result) -> None:
+        from .batch import handing_over
+
+        self.tried.append(task)
+        try:
+            with handing_over(self.course, self.assignment, {task.student: result}):
+                outcome = self.api.autograde(self.assignment, task.student, force=True, create=True)
+        except Exception as exc:   # never let one submission stop the batch around it
+            outcome = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+        if _succeeded(outcome, self.desc, task):
+            self.recorded.append(task)
+        self.bar.tick(failed=task not in self.recorded)
+
+    def not_graded(self, task) -> None:
+        """A submission the grader failed on is not waited for (it is reported as failed)."""
+        if self.bar.bar.total:
+            self.bar.bar.total -= 1
+            self.bar.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _needs_recording(course: Course, assignment: str, task) -> bool:

@@ -133,19 +133,27 @@ class Progress:
         self.bar.close()
 
 
+def pending(tasks: list[Task], force: bool = False) -> list[Task]:
+    """The submissions a batch grades: new or changed since their saved result (all with ``force``)."""
+    return [t for t in tasks if force or not t.is_done()]
+
+
 def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str = "auto",
               force: bool = False, settings: config.Settings | None = None, progress: bool = True,
               workers_per_gpu: int | None = None, sandbox: bool = True,
               profile: config.Profile | None = None, backend: str = "local",
-              address: str | None = None) -> dict[str, GradeResult]:
+              address: str | None = None,
+              on_graded: Callable[[Task, GradeResult], None] | None = None) -> dict[str, GradeResult]:
     """Grade what is missing or changed, ``jobs`` at a time; on CUDA each job holds a GPU share.
 
     ``backend="ray"`` runs the same tasks on a Ray cluster (``ray_backend``; ``address`` as
-    for ``ray.init``) and saves their results here.
+    for ``ray.init``) and saves their results here. ``on_graded`` (local backend) runs in
+    this thread for each submission as soon as it is graded, while the others still are:
+    ``autograde`` records it in the gradebook then, instead of after the whole batch.
     """
     if backend not in ("local", "ray"):
         raise ValueError(f"unknown backend {backend!r}: local or ray")
-    todo = [t for t in tasks if force or not t.is_done()]
+    todo = pending(tasks, force)
     done = {t.student: GradeResult.load(t.result_path) for t in tasks if t not in todo}
     settings = settings or config.Settings.from_env()
     if backend == "ray":
@@ -169,6 +177,9 @@ def grade_all(tasks: list[Task], assignment: str, *, jobs: int = 1, device: str 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(one, t): t for t in todo}
         for fut in as_completed(futures):
-            bar.finished(futures[fut], fut.result, done)
+            task = futures[fut]
+            bar.finished(task, fut.result, done)
+            if on_graded is not None and task.student in done:
+                on_graded(task, done[task.student])
     bar.close()
     return done

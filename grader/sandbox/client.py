@@ -87,12 +87,15 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the worker's process group; bubblewrap's --die-with-parent and the PID
-        namespace take every process the student started down with it."""
+        namespace take every process the student started down with it, and whatever of the
+        sandbox would not die that way is killed after it (``fence.Hold.end``)."""
+        survivors = self.hold.survivors() if self.hold is not None else []
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 self.proc.wait(timeout=10)
+        fence.Hold.end(survivors)
 
     def close(self) -> None:
         self.kill()

@@ -119,13 +119,22 @@ def _namespace_pid(pid: int) -> int | None:
 
 
 def strays(tree: Tree) -> list[int]:
-    """Host pids below the tree's roots that are not the sandbox's own (init, worker...)."""
+    """Live host pids below the tree's roots that are not the sandbox's own (init, worker...)."""
     out = []
     for pid in _below(tree) - set(tree.roots):
         inner = _namespace_pid(pid)
-        if inner is not None and inner not in tree.keep:
+        if inner is not None and inner not in tree.keep and not _ended(pid):
             out.append(pid)
     return sorted(out)
+
+
+def _ended(pid: int) -> bool:
+    """A zombie (or a process already gone): killed, not yet reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def worker_pid(tree: Tree) -> int | None:
@@ -198,13 +207,22 @@ def await_frame(fd: int, root: Tree, cpu_until: float, deadline: float) -> bool:
     return cpu_seconds(root) <= cpu_until
 
 
+STRAY_ROUNDS = 50   # a stray that forks and exits over and over outruns one sweep
+
+
 def end_strays(root: Tree) -> int:
-    """SIGKILL what ``strays`` finds; how many there were."""
-    found = strays(root)
-    for pid in found:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    return len(found)
+    """SIGKILL what ``strays`` finds, again until nothing is left (a process that keeps
+    forking a child and exiting is a new pid after each sweep); how many were killed."""
+    killed: set[int] = set()
+    for _ in range(STRAY_ROUNDS):
+        found = [pid for pid in strays(root) if pid not in killed]   # killed ones take a moment
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed.update(found)
+    return len(killed)
 
 
 def kept(tree: Tree) -> list[int]:
@@ -262,6 +280,25 @@ class Hold:
             raise ProtocolViolation("the worker attached to the sandbox's own processes with ptrace")
         for fd in ([self.worker] if self.worker is not None else []) + self.others:
             freeze(fd)
+
+    def survivors(self) -> list[int]:
+        """pidfds of the sandbox's own processes, taken before bubblewrap is killed (its init
+        is found below it only while it lives). Not a forked worker's parent: it reaps the
+        worker, and a worker reaped by nobody would keep its init, and so the whole PID
+        namespace, from ever ending (it leaves by itself once its children are gone)."""
+        fresh = [fd for fd in (handle(p) for p in (kept(self.tree) if self.sandboxed else ()))
+                 if fd is not None]
+        return fresh + [os.dup(fd) for fd in [*self.others, self.worker] if fd is not None]
+
+    @staticmethod
+    def end(pidfds: list[int]) -> None:
+        """SIGKILL what is still alive of ``survivors`` after bubblewrap was killed: a worker
+        can clear its init's die-with-parent signal with ptrace; killing init ends its PID
+        namespace, every process in it, whatever that init would do."""
+        for fd in pidfds:
+            with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            os.close(fd)
 
     def release(self) -> None:
         for fd in self.others + ([self.worker] if self.worker is not None else []):

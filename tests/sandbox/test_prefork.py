@@ -315,3 +315,78 @@ def test_a_forked_worker_cannot_signal_its_parent_outside(warm):
         with pytest.raises(WorkerFault):
             w.exec_cells(["y = 2"])
         assert not w.alive
+
+
+# Red team (round 3): run one syscall in another process of the sandbox through ptrace
+# (x86_64 registers), attaching and detaching within one call.
+INJECT = r'''
+import ctypes, os, struct
+_l = ctypes.CDLL(None, use_errno=True)
+_l.ptrace.restype = ctypes.c_long
+_l.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+def inject(pid, nr, *args):
+    if _l.ptrace(16, pid, None, None) != 0: raise OSError(ctypes.get_errno(), "attach")
+    os.waitpid(pid, 0x40000000)   # __WALL
+    regs = (ctypes.c_ulonglong * 27)(); _l.ptrace(12, pid, None, ctypes.byref(regs))
+    saved = (ctypes.c_ulonglong * 27)(*regs)
+    rip = regs[16]
+    word = _l.ptrace(1, pid, ctypes.c_void_p(rip - 2), None) & 0xffff
+    gadget = rip - 2
+    if word != 0x050f: raise OSError(0, "no syscall gadget at rip-2: %x" % word)
+    regs[10] = nr; regs[15] = (1 << 64) - 1; regs[16] = gadget
+    a = list(args) + [0] * 6
+    regs[14], regs[13], regs[12], regs[7], regs[9], regs[8] = [x & ((1<<64)-1) for x in a[:6]]  # rdi rsi rdx r10 r8 r9
+    _l.ptrace(13, pid, None, ctypes.byref(regs))
+    _l.ptrace(9, pid, None, None); os.waitpid(pid, 0x40000000)   # SINGLESTEP
+    _l.ptrace(12, pid, None, ctypes.byref(regs)); res = ctypes.c_longlong(regs[10]).value
+    _l.ptrace(13, pid, None, ctypes.byref(saved))
+    _l.ptrace(17, pid, None, None)   # DETACH
+    return res
+'''
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the injection helper is x86_64 code")
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "scratch"])
+def test_nothing_of_a_sandbox_outlives_close_even_if_init_would_not_die_with_bubblewrap(warm, forked):
+    """Red team (round 3): a worker cleared its init's die-with-parent signal with ptrace,
+    so killing bubblewrap's process group left the PID namespace, and a spinning process in
+    it, running after ``close()``. The host now SIGKILLs init (and the namespace with it)."""
+    spin = ("import subprocess, sys\n"
+            "def leave():\n"
+            "    assert inject(1, 157, 1, 0) == 0      # prctl(PR_SET_PDEATHSIG, 0) in init\n"
+            "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)\n"
+            "    return 1\n")
+    with Worker(Limits(call_timeout_s=30, prefork=forked)) as w:
+        assert w.forked == forked and w.exec_cells([INJECT + spin])[0]["ok"]
+        w.call({"name": "leave"})
+        own = fence.kept(w.tree)          # init, (the holder,) the worker
+        assert len(own) == (3 if forked else 2)
+    for _ in range(100):
+        if all(fence._ended(pid) for pid in own):
+            break
+        time.sleep(0.05)
+    assert [pid for pid in own if not fence._ended(pid)] == []
+
+
+def _uid(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "scratch"])
+def test_a_stray_that_keeps_moving_to_a_new_pid_is_ended_too(warm, forked):
+    """Red team (round 3): a process that forks and exits over and over was a new pid after
+    each sweep of the fence; the fence sweeps again until nothing is left."""
+    hop = ("import subprocess, sys, time\n"
+           "subprocess.Popen([sys.executable, '-c', 'import os\\nwhile True:\\n"
+           "    if os.fork():\\n        os._exit(0)'])\n"
+           "time.sleep(0.5)\n")
+    with Worker(Limits(call_timeout_s=30, prefork=forked)) as w:
+        assert w.forked == forked and w.exec_cells([hop])[0]["ok"]
+        assert w.strays_ended >= 1
+        for _ in range(4):
+            time.sleep(0.5)
+            assert fence.strays(w.tree) == []
+            assert w.exec_cells(["x = 1"])[0]["ok"]

@@ -78,12 +78,8 @@ def _parents() -> dict[int, int]:
     """host pid -> parent pid, for every process (the slow way, without children files)."""
     out = {}
     for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    out[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
+        if name.isdigit() and (parent := parent_pid(int(name))) is not None:
+            out[int(name)] = parent
     return out
 
 

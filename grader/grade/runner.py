@@ -19,8 +19,8 @@ from .. import config
 from ..config import GpuSlot
 from ..course import Course
 from ..faults import WorkerFault
-from ..hidden import hidden_rules_for, hidden_tests_for
-from ..hidden.api import Context
+from ..hidden import hidden_budgets_for, hidden_rules_for, hidden_tests_for
+from ..hidden.api import Budgets, Context
 from ..hidden.framework import HiddenTest, seed_for
 from ..notebooks import cells as nbcells
 from ..notebooks.restore import restore
@@ -132,12 +132,14 @@ def grade_notebook(path: Path | str, assignment: str, *, device: str = "auto",
         result.gpu_slot = {"device": gpu.device, "share": gpu.index,
                            "memory_fraction": gpu.memory_fraction}
     session = Session([c.source for c in restored.cells], limits)
+    budgets = Budgets(plan.ref, limits, hidden_budgets_for(assignment))
     runner = TestRunner()
     progress(0, plan.steps, f"running the notebook ({len(restored.cells)} cells)")
     try:
         _run_notebook(session, restored, result, runner)
-        _run_public_tests(plan, session, runner, result, progress)
-        _run_hidden_tests(plan, session, settings, profile, restored, runner, result, progress)
+        _run_public_tests(plan, session, budgets, runner, result, progress)
+        _run_hidden_tests(plan, session, budgets, settings, profile, restored, runner, result,
+                          progress)
         _ask_worker_stats(session, limits, result)
     finally:
         session.close()
@@ -172,10 +174,12 @@ def _solution_names(plan: Plan) -> list[str]:
     return [nbcells.grade_id(c) for c in plan.source.cells if nbcells.is_code_solution(c)]
 
 
-def _run_public_tests(plan: Plan, session: Session, runner: TestRunner, result: GradeResult,
-                      progress) -> None:
-    """Each public test cell, run here against proxies of the student's functions."""
-    public_ns = StudentNamespace(session, _solution_names(plan), sync=True).as_dict()
+def _run_public_tests(plan: Plan, session: Session, budgets: Budgets, runner: TestRunner,
+                      result: GradeResult, progress) -> None:
+    """Each public test cell, run here against proxies of the student's functions (under
+    the same CPU budgets as in the hidden tests: the public test's call is no cheaper)."""
+    public_ns = StudentNamespace(session, _solution_names(plan), sync=True,
+                                 budgets=budgets).as_dict()
     for n, cell in enumerate(plan.publics):
         gid = nbcells.grade_id(cell) or ""
         progress(1 + n, plan.steps, f"public test {gid}")
@@ -192,7 +196,7 @@ def _run_public_tests(plan: Plan, session: Session, runner: TestRunner, result: 
                                        body, target=gid.removeprefix("test_")))
 
 
-def _run_hidden_tests(plan: Plan, session: Session, settings: config.Settings,
+def _run_hidden_tests(plan: Plan, session: Session, budgets: Budgets, settings: config.Settings,
                       profile: config.Profile, restored, runner: TestRunner,
                       result: GradeResult, progress) -> None:
     """The hidden tests, behaviour first: a rule about *how* an answer is computed only
@@ -202,6 +206,7 @@ def _run_hidden_tests(plan: Plan, session: Session, settings: config.Settings,
     rules = hidden_rules_for(result.assignment)
     earned: dict[str, float] = {}
     behaviour = {t.grade_id for t in plan.hidden if t.kind != "static"}
+    shared: dict = {}   # Context.shared: one per submission
     first = 1 + len(plan.publics)
     for n, test in enumerate(sorted(plan.hidden, key=lambda t: t.kind == "static")):
         progress(first + n, plan.steps, f"hidden test {test.name}")
@@ -213,11 +218,13 @@ def _run_hidden_tests(plan: Plan, session: Session, settings: config.Settings,
                 kind=test.kind))
             continue
         seed = seed_for(test.name, settings.hidden_seed)
-        ctx = Context(session, settings, StudentNamespace(session, names, seed=seed, rules=rules),
+        ctx = Context(session, settings,
+                      StudentNamespace(session, names, seed=seed, rules=rules, budgets=budgets),
                       plan.ref, restored.solutions, profile, test, seed,
-                      student_sources=student_sources)
+                      student_sources=student_sources, shared=shared)
         if test.timeout_s is not None:
-            ctx.student = StudentNamespace(session, names, seed=seed, timeout=test.timeout_s)
+            ctx.student = StudentNamespace(session, names, seed=seed, rules=rules,
+                                           budgets=budgets, timeout=test.timeout_s)
         outcome = runner.run(test.name, test.grade_id, test.points, test.kind,
                              lambda t=test, c=ctx: t.fn(c))
         outcome.extra.update(ctx.facts)  # e.g. ps5's accuracy and confusion matrix

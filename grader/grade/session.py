@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ..faults import (
+    OverBudget,
     RuleBroken,
     StudentError,
     SubmissionTimeout,
@@ -144,27 +145,41 @@ class Session:
 class StudentFunction:
     """A student's function or class by name, callable from trusted code."""
 
-    def __init__(self, session: Session, name: str, options: dict | None = None) -> None:
+    def __init__(self, session: Session, name: str, options: dict | None = None,
+                 budgets: Any = None) -> None:
         self._session, self.__name__ = session, name
         self._options = dict(options or {})
+        self._budgets = budgets
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call it in the worker. Under a rule, a breach is recorded for the rule's own
-        test and the call is made again without the traps: the values can still earn
-        their points, the rule cannot (nor a test that runs it with autograd off)."""
+        """Call it in the worker, under its CPU budget where its set gives it one
+        (``hidden.api.Budgets``): over budget, the call stops with the student's words."""
+        seconds = self._budgets.seconds(self.__name__, args, kwargs) if self._budgets else None
+        if seconds is None:
+            return self._call(args, kwargs, self._options)
         try:
-            return self._session.call(self.__name__, args, kwargs, **self._options)
+            return self._call(args, kwargs, {**self._options, "cpu_budget": seconds})
+        except OverBudget:
+            raise OverBudget(self._budgets.message(self.__name__, args, kwargs, seconds)) from None
+
+    def _call(self, args: tuple, kwargs: dict, options: dict) -> Any:
+        """Under a rule, a breach is recorded for the rule's own test and the call is made
+        again without the traps: the values can still earn their points, the rule cannot
+        (nor a test that runs it with autograd off)."""
+        try:
+            return self._session.call(self.__name__, args, kwargs, **options)
         except RuleBroken as exc:
             seen = self._session.rule_breaches.setdefault(self.__name__, [])
             if str(exc) not in seen:
                 seen.append(str(exc))
-            if self._options.get("grad") is False:
+            if options.get("grad") is False:
                 raise   # a test that switches autograd off is a test of the rule itself
-        options = {k: v for k, v in self._options.items() if k != "rules"}
+        options = {k: v for k, v in options.items() if k != "rules"}
         return self._session.call(self.__name__, args, kwargs, **options)
 
     def options(self, **options: Any) -> StudentFunction:
-        return StudentFunction(self._session, self.__name__, {**self._options, **options})
+        return StudentFunction(self._session, self.__name__, {**self._options, **options},
+                               self._budgets)
 
     def __repr__(self) -> str:
         return f"<student {self.__name__}>"
@@ -174,19 +189,21 @@ class StudentNamespace:
     """``ctx.student.some_function`` -> a proxy with the test's default options.
 
     ``rules`` (function name -> rule names, see ``sandbox.traps``) are enforced on every
-    call of that function made through this namespace.
+    call of that function made through this namespace, and ``budgets``
+    (``hidden.api.Budgets``) give CPU budgets to the calls of the functions it names.
     """
 
     def __init__(self, session: Session, names: list[str], *,
-                 rules: dict[str, tuple[str, ...]] | None = None, **options: Any) -> None:
+                 rules: dict[str, tuple[str, ...]] | None = None, budgets: Any = None,
+                 **options: Any) -> None:
         self._session, self._names, self._options = session, set(names), options
-        self._rules = dict(rules or {})
+        self._rules, self._budgets = dict(rules or {}), budgets
 
     def _function(self, name: str) -> StudentFunction:
         options = dict(self._options)
         if self._rules.get(name):
             options["rules"] = tuple(self._rules[name])
-        return StudentFunction(self._session, name, options)
+        return StudentFunction(self._session, name, options, self._budgets)
 
     def __getattr__(self, name: str) -> StudentFunction:
         if name.startswith("_"):

@@ -2,7 +2,7 @@
 
 Found by convention, not by a list: the set ``<name>`` (``source/<name>/<name>.ipynb``)
 has its tests in ``grader/hidden/<name>/``, a package exposing ``TESTS`` (and optionally
-``RULES``), so a new set needs no change anywhere else in the grader.
+``RULES`` and ``BUDGETS``), so a new set needs no change anywhere else in the grader.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ def hidden_package(assignment: str) -> ModuleType:
 
 def hidden_tests_for(assignment: str) -> list[HiddenTest]:
     return list(hidden_package(assignment).TESTS)
+
+
+def hidden_budgets_for(assignment: str) -> dict[str, str]:
+    """Function name -> what to check when one of its calls runs out of its CPU budget
+    (``api.Budgets``): the functions whose every call is budgeted."""
+    return dict(getattr(hidden_package(assignment), "BUDGETS", {}))
 
 
 def hidden_rules_for(assignment: str) -> dict[str, tuple[str, ...]]:

@@ -3,7 +3,8 @@
 Hidden tests that iterate a student's code (ps3's ``train_xor``) give each call a CPU
 budget: the reference's cost of the same call, measured by the grader, times
 ``Limits.budget_factor``. A train_xor whose backward is wrong never reaches a low loss and
-restarts twenty times per call; it is stopped at the budget once, and train_xor's other
+restarts twenty times per call; it is stopped at the budget once (the public test's call is
+budgeted alike: the set's ``BUDGETS`` name the function, not a test), and train_xor's other
 tests are not run again. (``bench/wrong_answer_cost.py`` measures the whole notebook.)
 """
 
@@ -46,6 +47,9 @@ def test_a_train_xor_that_never_converges_is_stopped_once_at_its_budget(tmp_path
     nbformat.write(nb, path)
     result = grade_notebook(path, PS3, device="cpu", only={"train_xor"})
     hidden = {t.name: t for t in result.tests if t.grade_id == "train_xor" and t.kind != "public"}
+    public = next(t for t in result.tests if t.name == "public: test_train_xor")
+    assert public.score == 0 and public.output.startswith("train_xor() was stopped after"), (
+        public.output)
     default = hidden["train_xor: the default call solves XOR"]
     assert default.score == 0
     assert "train_xor() was stopped after" in default.output, default.output

@@ -14,6 +14,12 @@ TESTS = [*activations.TESTS, *network.TESTS, *loss.TESTS, *backward.TESTS, *trai
 # Rules on *how*, enforced while these functions run (sandbox.traps).
 RULES = {"sigmoid": ("sigmoid",), "backward": ("autograd",), "train_xor": ("autograd",)}
 
+# Functions whose every call (public test or hidden) runs under a CPU budget derived from the
+# reference's cost of the same call (api.Budgets), and what to check when one runs out.
+BUDGETS = {"train_xor": "a run that never reaches a low loss keeps restarting (check that "
+                        "forward and backward pass their tests), or each step does much more "
+                        "work than it needs"}
+
 # The demo's partial student (``python -m grader demo``): the hidden layer's sigmoid
 # derivative forgotten.
 DEMO_MISTAKES = {

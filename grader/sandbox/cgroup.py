@@ -1,4 +1,4 @@
-"""A memory cgroup per worker, where the machine lets the grader make one.
+"""A memory cgroup and a freezer per worker, where the machine lets the grader make them.
 
 Why: ``RLIMIT_AS`` caps each process's address space, not the worker's total (a student's
 processes add up), and CUDA cannot start under it at all, so a GPU worker's host memory is
@@ -11,6 +11,10 @@ the grader can create (root, or an account the hierarchy was delegated to). Else
 ``MemoryCap.create`` returns ``None`` and the result says that host memory was not capped
 beyond the rlimits. The worker never sees the cgroup file system: it is not bound into the
 sandbox (on CUDA /sys is bound read-only).
+
+The freezer (``Freezer``) holds the worker between requests where signals cannot: a
+SIGSTOP is undone by a SIGCONT the worker arranged to receive (one-shot timers armed during
+a call), a frozen cgroup only by the host.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def _own_cgroups() -> dict[str, str]:
 
 
 def _mounts() -> dict[str, str]:
-    """"memory" -> the v1 memory hierarchy's mount point, "" -> the v2 mount point."""
+    """"memory"/"freezer" -> that v1 hierarchy's mount point, "" -> the v2 mount point."""
     out = {}
     try:
         with open("/proc/self/mountinfo") as f:
@@ -48,8 +52,9 @@ def _mounts() -> dict[str, str]:
                 point = left.split()[4]
                 if fstype == "cgroup2":
                     out.setdefault("", point)
-                elif fstype == "cgroup" and "memory" in options.split(","):
-                    out.setdefault("memory", point)
+                elif fstype == "cgroup":
+                    for controller in {"memory", "freezer"} & set(options.split(",")):
+                        out.setdefault(controller, point)
     except (OSError, ValueError):
         pass
     return out
@@ -133,6 +138,85 @@ class MemoryCap:
 
     def remove(self) -> None:
         """Remove the cgroup once its processes are gone (they die with the PID namespace)."""
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+class Freezer:
+    """One worker's freezer: every process of the worker, frozen by the kernel between
+    requests (``fence.Hold``). v1: a cgroup of its own in the ``freezer`` hierarchy. v2: the
+    worker's memory cgroup (a process is in one v2 cgroup only), through ``cgroup.freeze``.
+    """
+
+    def __init__(self, path: str, version: int, owned: bool) -> None:
+        self.path, self.version, self.owned = path, version, owned
+
+    @classmethod
+    def create(cls, memory_cap: MemoryCap | None) -> Freezer | None:
+        if memory_cap is not None and memory_cap.version == 2:
+            ok = os.path.exists(os.path.join(memory_cap.path, "cgroup.freeze"))
+            return cls(memory_cap.path, 2, owned=False) if ok else None
+        own, mounts = _own_cgroups(), _mounts()
+        if "freezer" not in mounts or "freezer" not in own:
+            return None
+        path = os.path.join(mounts["freezer"], own["freezer"].lstrip("/"),
+                            f"grader-worker-{os.getpid()}-{next(_counter)}")
+        try:
+            os.mkdir(path, 0o755)
+        except OSError:
+            return None
+        return cls(path, 1, owned=True)
+
+    def enter(self) -> None:
+        """Move the calling process in (between fork and exec); v2: the memory cap does."""
+        if self.owned:
+            fd = os.open(os.path.join(self.path, "cgroup.procs"), os.O_WRONLY)
+            try:
+                os.write(fd, str(os.getpid()).encode())
+            finally:
+                os.close(fd)
+
+    def add(self, pid: int) -> None:
+        """Move a process that did not start below the cgroup into it (a forked worker)."""
+        if self.owned:
+            _write(os.path.join(self.path, "cgroup.procs"), str(pid))
+
+    def freeze(self) -> None:
+        self._set(True)
+
+    def thaw(self) -> None:
+        self._set(False)
+
+    def _set(self, frozen: bool) -> None:
+        with contextlib.suppress(OSError):   # a cgroup already removed holds nothing
+            if self.version == 1:
+                _write(os.path.join(self.path, "freezer.state"), "FROZEN" if frozen else "THAWED")
+            else:
+                _write(os.path.join(self.path, "cgroup.freeze"), "1" if frozen else "0")
+
+    def state(self) -> str:
+        """"FROZEN", "FREEZING" or "THAWED" (v2 reads ``cgroup.events``)."""
+        try:
+            if self.version == 1:
+                with open(os.path.join(self.path, "freezer.state")) as f:
+                    return f.read().strip()
+            with open(os.path.join(self.path, "cgroup.events")) as f:
+                frozen = any(line.split() == ["frozen", "1"] for line in f)
+            return "FROZEN" if frozen else "THAWED"
+        except OSError:
+            return "THAWED"
+
+    def remove(self) -> None:
+        """Thaw (a frozen v1 task dies of SIGKILL only once thawed), then remove its own."""
+        self.thaw()
+        if not self.owned:
+            return
         for _ in range(50):
             try:
                 os.rmdir(self.path)

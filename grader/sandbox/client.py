@@ -32,7 +32,7 @@ from ..faults import (
 )
 from . import fence, isolation, wire
 from .calls import CallScope
-from .cgroup import MemoryCap
+from .cgroup import Freezer, MemoryCap
 from .errors import death_message
 from .isolation import SandboxUnavailable
 from .launch import WORKER_FILES, launch
@@ -66,6 +66,7 @@ class Worker:
         self.hold: fence.Hold | None = None   # strays, freezing between requests (fence)
         self.sandboxed = False
         self.memory_cap: MemoryCap | None = None
+        self.freezer: Freezer | None = None   # holds the worker between requests (fence.Hold)
         self.host_uid: int | None = None      # root only: this worker's own host account
         self.starting = True    # until the first reply: a death then is the sandbox's fault
         self.tree: fence.Tree | None = None   # the worker's processes, seen from the host
@@ -76,9 +77,10 @@ class Worker:
         self.tmp = tempfile.mkdtemp(prefix="grader-worker-")
         started = launch(self.limits, self.python, Path(self.tmp))
         self.proc, self.output, self.memory_cap = started.proc, started.output, started.memory_cap
+        self.freezer = started.freezer
         self.host_uid, self.sandboxed = started.host_uid, self.limits.sandbox
         self.tree, self.forked = started.tree, started.forked
-        self.hold = fence.Hold(self.tree, self.sandboxed)
+        self.hold = fence.Hold(self.tree, self.sandboxed, self.freezer)
         self._w, self._r = started.to_worker, started.from_worker
 
     @property
@@ -90,12 +92,16 @@ class Worker:
         namespace take every process the student started down with it, and whatever of the
         sandbox would not die that way is killed after it (``fence.Hold.end``)."""
         survivors = self.hold.survivors() if self.hold is not None else []
-        if self.proc is not None and self.proc.poll() is None:
+        alive = self.proc is not None and self.proc.poll() is None
+        if alive:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
+        fence.Hold.end(survivors)
+        if self.freezer is not None:   # a frozen process dies of its SIGKILL once thawed
+            self.freezer.thaw()
+        if alive:
             with contextlib.suppress(Exception):
                 self.proc.wait(timeout=10)
-        fence.Hold.end(survivors)
 
     def close(self) -> None:
         self.kill()
@@ -108,6 +114,8 @@ class Worker:
         self._w = self._r = None
         if self.output is not None:
             self.output.join()
+        if self.freezer is not None:
+            self.freezer.remove()
         if self.memory_cap is not None:
             self.memory_cap.remove()
         if self.host_uid is not None:

@@ -204,20 +204,36 @@ def await_frame(fd: int, root: Tree, cpu_until: float, deadline: float) -> bool:
 
 
 STRAY_ROUNDS = 50   # a stray that forks and exits over and over outruns one sweep
+STRAY_EXIT_S = 2.0  # how long the sweep waits for the strays it killed to be gone
 
 
 def end_strays(root: Tree) -> int:
     """SIGKILL what ``strays`` finds, again until nothing is left (a process that keeps
-    forking a child and exiting is a new pid after each sweep); how many were killed."""
+    forking a child and exiting is a new pid after each sweep); how many were killed.
+
+    Then wait until they have exited: a SIGKILL lands when its process next runs, and the
+    freezer (``Hold.settle``) that comes next would otherwise hold a dying stray, alive
+    with its kill pending, until the next request thaws it.
+    """
     killed: set[int] = set()
+    exits: list[int] = []
     for _ in range(STRAY_ROUNDS):
         found = [pid for pid in strays(root) if pid not in killed]   # killed ones take a moment
         if not found:
             break
         for pid in found:
+            fd = handle(pid)
+            if fd is None:
+                continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            exits.append(fd)
         killed.update(found)
+    deadline = time.monotonic() + STRAY_EXIT_S
+    for fd in exits:
+        with contextlib.suppress(OSError):
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        os.close(fd)
     return len(killed)
 
 
@@ -245,12 +261,15 @@ class Hold:
     (a pidfd, so a pid reused by another process is never signalled); none of the
     sandbox's own processes (bubblewrap's init, a forked worker's holder, the worker) may
     be traced, since whoever traces one can make it run code the fence does not stop; then
-    the worker freezes first, the others after it. A thread or injected code in any of them
-    therefore runs only while a request is served, on that request's CPU clock.
+    the worker stops first, the others after it, and the worker's freezer cgroup freezes
+    them all (``cgroup.Freezer``, where the machine has one): a stop alone is undone by a
+    SIGCONT the worker arranged to receive (one-shot timers armed during a call), a frozen
+    cgroup only by the host. A thread or injected code in any of them therefore runs only
+    while a request is served, on that request's CPU clock.
     """
 
-    def __init__(self, tree: Tree, sandboxed: bool) -> None:
-        self.tree, self.sandboxed = tree, sandboxed
+    def __init__(self, tree: Tree, sandboxed: bool, freezer=None) -> None:
+        self.tree, self.sandboxed, self.freezer = tree, sandboxed, freezer
         self.worker = handle(tree.worker) if tree.worker is not None else None
         self.between = handle(tree.between) if tree.between is not None else None
         self.own: list[int] | None = None      # host pids of the sandbox's own processes
@@ -276,6 +295,8 @@ class Hold:
             raise ProtocolViolation("the worker attached to the sandbox's own processes with ptrace")
         for fd in ([self.worker] if self.worker is not None else []) + self.others:
             freeze(fd)
+        if self.freezer is not None:
+            self.freezer.freeze()
 
     def survivors(self) -> list[int]:
         """pidfds of the sandbox's own processes, taken before bubblewrap is killed (its init
@@ -297,6 +318,8 @@ class Hold:
             os.close(fd)
 
     def release(self) -> None:
+        if self.freezer is not None:
+            self.freezer.thaw()
         for fd in self.others + ([self.worker] if self.worker is not None else []):
             thaw(fd)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import fence, isolation, prefork
-from .cgroup import MemoryCap
+from .cgroup import Freezer, MemoryCap
 from .limits import Limits, worker_env, worker_settings
 from .output import OutputTail
 
@@ -36,6 +36,7 @@ class Launched:
     to_worker: int              # the trusted ends of the protocol pipes
     from_worker: int
     memory_cap: MemoryCap | None
+    freezer: Freezer | None     # holds every process of the worker between requests
     host_uid: int | None        # root only: the host account this worker runs as
     tree: fence.Tree            # where the worker's processes are, seen from the host
     forked: bool = False        # forked from the pre-imported parent
@@ -83,10 +84,9 @@ def launch(limits: Limits, python: str, tmp: Path) -> Launched:
 
 
 def _popen(limits: Limits, cmd: list[str], cwd: str, home: str, out_w: int,
-           pass_fds: tuple[int, ...], cap: MemoryCap | None) -> subprocess.Popen:
+           pass_fds: tuple[int, ...], groups: _Cgroups) -> subprocess.Popen:
     def preexec() -> None:
-        if cap is not None:
-            cap.enter()
+        groups.enter()
         limits.preexec()
 
     return subprocess.Popen(cmd, cwd=cwd, env=worker_env(limits, home), stdin=subprocess.DEVNULL,
@@ -98,7 +98,7 @@ def _from_scratch(limits: Limits, python: str, tmp: Path, code: Path,
                   host_uid: int | None) -> Launched:
     pipes = _Pipes()
     args = [str(pipes.to_worker_r), str(pipes.from_worker_w), worker_settings(limits)]
-    cap = MemoryCap.create(limits.host_memory_bytes)
+    groups = _Cgroups.create(limits)
     try:
         if limits.sandbox:
             stage = tmp / "stage"
@@ -110,24 +110,51 @@ def _from_scratch(limits: Limits, python: str, tmp: Path, code: Path,
             os.mkdir(home, 0o700)
             cmd = [python, "-s", "-B", str(code / "worker.py"), *args]
         proc = _popen(limits, cmd, cwd, home, pipes.out_w,
-                      (pipes.to_worker_r, pipes.from_worker_w), cap)
+                      (pipes.to_worker_r, pipes.from_worker_w), groups)
     except BaseException:
         pipes.close_ours()
-        if cap is not None:
-            cap.remove()
+        groups.remove()
         raise
     finally:
         pipes.close_theirs()
     tree = fence.Tree((proc.pid,)) if limits.sandbox else fence.Tree((proc.pid,), worker=proc.pid)
-    return _launched(limits, proc, pipes, cap, host_uid, tree)
+    return _launched(limits, proc, pipes, groups, host_uid, tree)
 
 
-def _launched(limits: Limits, proc: subprocess.Popen, pipes: _Pipes, cap: MemoryCap | None,
+@dataclass
+class _Cgroups:
+    """The worker's memory cap and freezer (``cgroup``), each None where it cannot be made."""
+
+    cap: MemoryCap | None
+    freezer: Freezer | None
+
+    @classmethod
+    def create(cls, limits: Limits) -> _Cgroups:
+        cap = MemoryCap.create(limits.host_memory_bytes)
+        return cls(cap, Freezer.create(cap) if limits.sandbox else None)
+
+    def enter(self) -> None:
+        for group in (self.cap, self.freezer):
+            if group is not None:
+                group.enter()
+
+    def add(self, pid: int) -> None:
+        for group in (self.cap, self.freezer):
+            if group is not None:
+                group.add(pid)
+
+    def remove(self) -> None:
+        for group in (self.freezer, self.cap):
+            if group is not None:
+                group.remove()
+
+
+def _launched(limits: Limits, proc: subprocess.Popen, pipes: _Pipes, groups: _Cgroups,
               host_uid: int | None, tree: fence.Tree, forked: bool = False) -> Launched:
     os.set_blocking(pipes.to_worker_w, False)
     os.set_blocking(pipes.from_worker_r, False)
     return Launched(proc, OutputTail(pipes.out_r, limits.log_bytes), pipes.to_worker_w,
-                    pipes.from_worker_r, cap, host_uid, tree, forked)
+                    pipes.from_worker_r, groups.cap, groups.freezer, host_uid, tree, forked)
 
 
 def _forked(limits: Limits, python: str, tmp: Path, code: Path, host_uid: int | None,
@@ -138,15 +165,15 @@ def _forked(limits: Limits, python: str, tmp: Path, code: Path, host_uid: int | 
     pipes = _Pipes()
     mine = [status_w, ready_r]          # closed when this returns or fails
     theirs = [status_r, ready_w]        # the holder's: closed once bubblewrap has them
-    cap = proc = None
+    groups, proc = _Cgroups(None, None), None
     try:
         stage = tmp / "stage"
         stage.mkdir(mode=0o755)
         holder = [prefork.HOLDER_SHELL, "-c", prefork.HOLDER, "holder", str(status_r), str(ready_w)]
         cmd = isolation.command(limits, python, str(code), [], str(stage), host_uid=host_uid,
                                 program=holder)
-        cap = MemoryCap.create(limits.host_memory_bytes)
-        proc = _popen(limits, cmd, "/", isolation.HOME, pipes.out_w, (status_r, ready_w), cap)
+        groups = _Cgroups.create(limits)
+        proc = _popen(limits, cmd, "/", isolation.HOME, pipes.out_w, (status_r, ready_w), groups)
         _close(theirs)
         if prefork._read_line(ready_r, limits.startup_timeout_s) != "ready":
             raise prefork.PreforkFailed("bubblewrap did not start the holder: "
@@ -168,15 +195,13 @@ def _forked(limits: Limits, python: str, tmp: Path, code: Path, host_uid: int | 
                 or not prefork.same_pid_namespace(worker, holder_pid) \
                 or fence.parent_pid(worker) != between:
             raise prefork.PreforkFailed("the forked worker is not where its sandbox is")
-        if cap is not None:
-            cap.add(worker)
+        groups.add(worker)
     except BaseException:
         if proc is not None:
             with contextlib.suppress(Exception):
                 os.killpg(proc.pid, 9)
                 proc.wait(timeout=10)
-        if cap is not None:
-            cap.remove()
+        groups.remove()
         pipes.close_ours()
         raise
     finally:
@@ -186,7 +211,7 @@ def _forked(limits: Limits, python: str, tmp: Path, code: Path, host_uid: int | 
     # made with CLONE_PARENT (that child waits for all of them before it ends).
     tree = fence.Tree((proc.pid, between), keep=frozenset({1, 2, prefork.WORKER_NS_PID}),
                       worker=worker, between=between)
-    return _launched(limits, proc, pipes, cap, host_uid, tree, forked=True)
+    return _launched(limits, proc, pipes, groups, host_uid, tree, forked=True)
 
 
 def _close(fds: list[int]) -> None:

@@ -64,8 +64,17 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "grader.autograde.preprocessors.record_scores.RecordHiddenScores",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "grader.autograde.preprocessors.check_metadata.CheckCellMetadata",
     "grader.autograde.preprocessors.marking_guides.AddMarkingGuides",
+]
+# nbgrader's sanitising pass, as by default, with the same metadata check (nbgrader's,
+# its schema checked once per notebook instead of once per cell: see check_metadata.py).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "grader.autograde.preprocessors.check_metadata.CheckCellMetadata",
 ]
 c.GenerateFeedback.preprocessors = [
     "grader.autograde.preprocessors.marking_guides.StripMarkingGuides",

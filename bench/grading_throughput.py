@@ -49,6 +49,7 @@ from grader.samples import build_submission, write_submission  # noqa: E402
 PLAIN_CHAINS = '''
 from nbgrader.converters import Autograde as _Autograde, GenerateFeedback as _Feedback
 c.Autograde.autograde_preprocessors = _Autograde.class_traits()["autograde_preprocessors"].default()
+c.Autograde.sanitize_preprocessors = _Autograde.class_traits()["sanitize_preprocessors"].default()
 c.GenerateFeedback.preprocessors = _Feedback.class_traits()["preprocessors"].default()
 '''
 

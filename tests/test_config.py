@@ -97,3 +97,26 @@ def test_settings_resolve_from_the_environment_at_call_time(tmp_path):
                                         "GRADER_EVAL_SEED": "5"}, cwd=course)
     assert chosen.course.root == tmp_path.resolve() and chosen.eval_seed() == (5, True)
     assert str(tmp_path.resolve()) in chosen.private_paths()
+
+
+def test_the_grader_command_starts_without_jsonschemas_iri_grammar():
+    """``python -m grader`` keeps jsonschema from importing rfc3987_syntax (1.5 s of every
+    command's start, for format checks nothing of the grader uses); nbformat still
+    validates notebooks in that process."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys\n"
+            "sys.argv = ['grader', '--help']\n"
+            "try:\n"
+            "    runpy.run_module('grader', run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "import nbformat\n"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+            "nbformat.validate(nb)\n"
+            "print(sys.modules.get('rfc3987_syntax', 'absent'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "None", out.stdout[-500:]

@@ -189,6 +189,6 @@ def randint(g: torch.Generator, lo: int, hi: int) -> int:
     return int(torch.randint(lo, hi + 1, (1,), generator=g))
 
 
-__all__ = ["Context", "NotDefined", "OverBudget", "RuleBroken", "StudentError", "SubmissionTimeout",
-           "WorkerFault", "WorkerSession", "WorkerTimeout", "randint", "reference_cpu_seconds",
-           "Budgets"]
+__all__ = ["Budgets", "Context", "NotDefined", "OverBudget", "RuleBroken", "StudentError",
+           "SubmissionTimeout", "WorkerFault", "WorkerSession", "WorkerTimeout", "randint",
+           "reference_cpu_seconds"]

@@ -65,6 +65,29 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
+def _enter(path: str) -> None:
+    """Move the calling process into the cgroup at ``path`` (runs between fork and exec:
+    one raw write, nothing that allocates much)."""
+    fd = os.open(os.path.join(path, "cgroup.procs"), os.O_WRONLY)
+    try:
+        os.write(fd, str(os.getpid()).encode())
+    finally:
+        os.close(fd)
+
+
+def _rmdir(path: str) -> None:
+    """Remove a cgroup once its processes are gone (they die with the PID namespace, a
+    moment after the kill)."""
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
 class MemoryCap:
     """One worker's memory cgroup: create, enter (between fork and exec), remove."""
 
@@ -113,11 +136,7 @@ class MemoryCap:
 
     def enter(self) -> None:
         """Move the calling process into the cgroup (runs between fork and exec)."""
-        fd = os.open(os.path.join(self.path, "cgroup.procs"), os.O_WRONLY)
-        try:
-            os.write(fd, str(os.getpid()).encode())
-        finally:
-            os.close(fd)
+        _enter(self.path)
 
     def add(self, pid: int) -> None:
         """Move a process that did not start below the cgroup into it (a forked worker)."""
@@ -138,14 +157,7 @@ class MemoryCap:
 
     def remove(self) -> None:
         """Remove the cgroup once its processes are gone (they die with the PID namespace)."""
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.05)
+        _rmdir(self.path)
 
 
 class Freezer:
@@ -176,11 +188,7 @@ class Freezer:
     def enter(self) -> None:
         """Move the calling process in (between fork and exec); v2: the memory cap does."""
         if self.owned:
-            fd = os.open(os.path.join(self.path, "cgroup.procs"), os.O_WRONLY)
-            try:
-                os.write(fd, str(os.getpid()).encode())
-            finally:
-                os.close(fd)
+            _enter(self.path)
 
     def add(self, pid: int) -> None:
         """Move a process that did not start below the cgroup into it (a forked worker)."""
@@ -215,13 +223,5 @@ class Freezer:
     def remove(self) -> None:
         """Thaw (a frozen v1 task dies of SIGKILL only once thawed), then remove its own."""
         self.thaw()
-        if not self.owned:
-            return
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.05)
+        if self.owned:
+            _rmdir(self.path)

@@ -208,6 +208,23 @@ class Freezer:
             else:
                 _write(os.path.join(self.path, "cgroup.freeze"), "1" if frozen else "0")
 
+    def wait_frozen(self, timeout: float = 1.0) -> bool:
+        """Until every process is frozen (a running one takes a moment), or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.state() != "FROZEN":
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.0005)
+        return True
+
+    def pids(self) -> list[int]:
+        """The processes in the cgroup (every process of the worker's sandbox)."""
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                return [int(line) for line in f if line.strip()]
+        except (OSError, ValueError):
+            return []
+
     def state(self) -> str:
         """"FROZEN", "FREEZING" or "THAWED" (v2 reads ``cgroup.events``)."""
         try:

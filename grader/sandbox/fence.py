@@ -278,7 +278,7 @@ class Hold:
 
     def settle(self) -> None:
         """Raise ``WorkerDied``/``ProtocolViolation`` (the caller kills the worker) or freeze."""
-        if self.sandboxed:
+        if self.sandboxed and self.freezer is None:
             self.strays_ended += end_strays(self.tree)
         if self.worker is None:
             pid = worker_pid(self.tree)
@@ -297,6 +297,45 @@ class Hold:
             freeze(fd)
         if self.freezer is not None:
             self.freezer.freeze()
+            if self.sandboxed:
+                self.strays_ended += self._end_frozen_strays()
+
+    def _end_frozen_strays(self) -> int:
+        """End the strays with the sandbox frozen, so that none can move while it is looked
+        for: every process of the sandbox is in its freezer cgroup (a child inherits it, and
+        the cgroup file system is not in the sandbox), so the strays are the cgroup's
+        processes that are not the sandbox's own. A walk of the process tree instead can
+        miss a process that forks and exits over and over (its child moves to init between
+        two reads). Killed, they are thawed to die (their own threads run nothing more: a
+        pending SIGKILL is taken before user code, and forks fail) and frozen again."""
+        mine = {*self.tree.roots, *(self.own or ())}
+        if self.tree.worker is not None:
+            mine.add(self.tree.worker)
+        ended_now = 0
+        for _ in range(STRAY_ROUNDS):
+            found = [pid for pid in self.freezer.pids() if pid not in mine]
+            if not found:
+                break
+            # Only now wait until the freeze has taken: with nothing but the sandbox's own
+            # (stopped) processes, a request does not wait for it.
+            self.freezer.wait_frozen()
+            found = [pid for pid in self.freezer.pids() if pid not in mine]
+            exits = []
+            for pid in found:
+                fd = handle(pid)
+                if fd is not None:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    exits.append(fd)
+            self.freezer.thaw()
+            deadline = time.monotonic() + STRAY_EXIT_S
+            for fd in exits:
+                with contextlib.suppress(OSError):
+                    select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+                os.close(fd)
+            self.freezer.freeze()
+            ended_now += len(found)
+        return ended_now
 
     def survivors(self) -> list[int]:
         """pidfds of the sandbox's own processes, taken before bubblewrap is killed (its init

@@ -204,37 +204,41 @@ def await_frame(fd: int, root: Tree, cpu_until: float, deadline: float) -> bool:
 
 
 STRAY_ROUNDS = 50   # a stray that forks and exits over and over outruns one sweep
-STRAY_EXIT_S = 2.0  # how long the sweep waits for the strays it killed to be gone
+STRAY_EXIT_S = 2.0  # how long a frozen sweep waits for the strays it killed to be gone
 
 
 def end_strays(root: Tree) -> int:
     """SIGKILL what ``strays`` finds, again until nothing is left (a process that keeps
     forking a child and exiting is a new pid after each sweep); how many were killed.
-
-    Then wait until they have exited: a SIGKILL lands when its process next runs, and the
-    freezer (``Hold.settle``) that comes next would otherwise hold a dying stray, alive
-    with its kill pending, until the next request thaws it.
-    """
+    The sweep where the worker has no freezer (``Hold._end_frozen_strays`` otherwise)."""
     killed: set[int] = set()
-    exits: list[int] = []
     for _ in range(STRAY_ROUNDS):
         found = [pid for pid in strays(root) if pid not in killed]   # killed ones take a moment
         if not found:
             break
-        for pid in found:
-            fd = handle(pid)
-            if fd is None:
-                continue
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
-            exits.append(fd)
+        for fd in _kill(found):
+            os.close(fd)
         killed.update(found)
+    return len(killed)
+
+
+def _kill(pids: list[int]) -> list[int]:
+    """SIGKILL each process through a pidfd (never another that got its number later);
+    the pidfds of those still there, for the caller to wait on or close."""
+    fds = [fd for fd in map(handle, pids) if fd is not None]
+    for fd in fds:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    return fds
+
+
+def _await_exits(fds: list[int]) -> None:
+    """Wait (at most ``STRAY_EXIT_S`` in all) until each process has exited; close the fds."""
     deadline = time.monotonic() + STRAY_EXIT_S
-    for fd in exits:
+    for fd in fds:
         with contextlib.suppress(OSError):
             select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         os.close(fd)
-    return len(killed)
 
 
 def kept(tree: Tree) -> list[int]:
@@ -320,19 +324,9 @@ class Hold:
             # (stopped) processes, a request does not wait for it.
             self.freezer.wait_frozen()
             found = [pid for pid in self.freezer.pids() if pid not in mine]
-            exits = []
-            for pid in found:
-                fd = handle(pid)
-                if fd is not None:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        signal.pidfd_send_signal(fd, signal.SIGKILL)
-                    exits.append(fd)
+            exits = _kill(found)
             self.freezer.thaw()
-            deadline = time.monotonic() + STRAY_EXIT_S
-            for fd in exits:
-                with contextlib.suppress(OSError):
-                    select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-                os.close(fd)
+            _await_exits(exits)
             self.freezer.freeze()
             ended_now += len(found)
         return ended_now

@@ -49,3 +49,15 @@ def make_course(dest: Path, assignments: list[str] | None = None) -> Path:
     for ps in assignments or present_sets():
         shutil.copytree(ROOT / "source" / ps, dest / "source" / ps)
     return dest
+
+
+@pytest.fixture
+def warm():
+    """Every sandboxed worker of the test is forked (launch waits for the pre-imported
+    parent instead of starting the first worker from scratch meanwhile)."""
+    from grader.sandbox import prefork
+
+    before = prefork.WAIT
+    prefork.WAIT = True
+    yield
+    prefork.WAIT = before
